@@ -1,4 +1,4 @@
-"""Layers written as pairs of free functions: ``forward -> (out, cache)``, ``backward(dout, cache)``.
+"""Layers as pairs of free functions: ``forward -> (out, cache)``, ``backward(dout, cache)``.
 
 Each forward returns its output and a ``cache`` of whatever its backward needs; each
 backward takes the upstream gradient ``dout`` (same shape as ``out``) and returns the
@@ -41,8 +41,11 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     _validate.float_array("x", x, min_ndim=1)
     _validate.float_array("w", w, ndim=2)
     _validate.float_array("b", b, ndim=1)
-    _validate.dim_match("affine: x's features per example (D) vs w.shape[0]", w.shape[0],
-                        int(np.prod(x.shape[1:], dtype=np.int64)))
+    _validate.dim_match(
+        "affine: x's features per example (D) vs w.shape[0]",
+        w.shape[0],
+        int(np.prod(x.shape[1:], dtype=np.int64)),
+    )
     _validate.dim_match("affine: b.shape[0] vs w.shape[1] (M)", w.shape[1], b.shape[0])
     # BEGIN SOLUTION
     out = x.reshape(x.shape[0], -1) @ w + b
