@@ -1,0 +1,49 @@
+"""The ``bpkit`` command line: ``bpkit release | grade | collect | autograder``.
+
+Each subcommand lives in its own module of :mod:`bpkit.assignments` and exposes two
+functions, ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them up.
+A subcommand whose module is absent (the student edition ships only ``collect``) is not offered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+# subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "release": ("bpkit.assignments.release", "write the student edition from the solution source"),
+    "grade": ("bpkit.assignments.grade", "grade student editions or submission zips"),
+    "collect": ("bpkit.assignments.collect", "pack the files a student hands in"),
+    "autograder": ("bpkit.assignments.autograder", "build a Gradescope autograder zip"),
+}
+
+
+def available_commands() -> dict[str, tuple[str, str]]:
+    """Subcommands whose module is present (a student edition ships only ``collect``)."""
+    found = {}
+    for name, (module, text) in COMMANDS.items():
+        if importlib.util.find_spec(module) is not None:
+            found[name] = (module, text)
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bpkit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, text) in available_commands().items():
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return importlib.import_module(args._module).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
