@@ -1,0 +1,148 @@
+"""Opt-in downloads that verify a SHA-256 checksum before a file is used.
+
+Nothing in ``bpkit`` touches the network unless a caller asks for it. A download is
+streamed to a temporary file next to its destination and only renamed into place
+once its checksum matches, so an interrupted or corrupted transfer never leaves a
+file that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import tempfile
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+CHUNK_BYTES = 1 << 20
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """Return the SHA-256 hex digest of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_sha256(sha256: object) -> str:
+    if not isinstance(sha256, str):
+        raise TypeError(f"sha256: expected a 64-character hex string, got {sha256!r}")
+    value = sha256.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"sha256: expected a 64-character hex string, got {sha256!r}")
+    return value
+
+
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str,
+    progress: bool = False,
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch ``url`` to ``dest`` and verify its SHA-256 checksum.
+
+    If ``dest`` already exists with the right checksum nothing is fetched. Otherwise
+    the body is streamed to a temporary file in the same directory, hashed on the way,
+    and renamed to ``dest`` only when the checksum matches.
+
+    Parameters
+    ----------
+    url : str
+        Any URL that ``urllib`` opens: ``https://``, ``http://`` or ``file://``.
+    dest : str or path-like
+        Where the file goes; missing parent directories are created.
+    sha256 : str
+        Expected SHA-256 of the file as 64 hex digits. It is required on purpose:
+        a download is only as trustworthy as the checksum it is compared with.
+    progress : bool, default False
+        Show a progress bar (``tqdm``) while streaming.
+    timeout : float, default 60.0
+        Seconds to wait for the server before giving up.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified file, ``dest``.
+
+    Raises
+    ------
+    ValueError
+        The downloaded bytes do not match ``sha256``; the message gives the expected
+        and the actual digest, and no file is left behind.
+    OSError
+        The URL could not be fetched (``urllib.error.URLError`` is an ``OSError``).
+    """
+    expected = _check_sha256(sha256)
+    dest = Path(dest)
+    if dest.is_file() and sha256sum(dest) == expected:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            bar = _progress_bar(resp, dest.name) if progress else None
+            for chunk in iter(lambda: resp.read(CHUNK_BYTES), b""):
+                digest.update(chunk)
+                out.write(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            if bar is not None:
+                bar.close()
+        got = digest.hexdigest()
+        if got != expected:
+            raise ValueError(
+                f"{url}: SHA-256 mismatch, expected {expected}, got {got}; "
+                f"the download was discarded and {dest} was not written"
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _progress_bar(resp, name: str):
+    from tqdm.auto import tqdm
+
+    size = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
+    total = int(size) if size and size.isdigit() else None
+    return tqdm(total=total, unit="B", unit_scale=True, desc=name)
+
+
+def download_first(
+    urls: Sequence[str], dest: str | os.PathLike, sha256: str, progress: bool = False
+) -> Path:
+    """Like :func:`download`, trying mirrors in order until one answers.
+
+    Only network failures move on to the next mirror; a checksum mismatch is raised
+    at once, because a mirror serving different bytes is worth knowing about.
+    """
+    failures = []
+    for url in urls:
+        try:
+            return download(url, dest, sha256, progress=progress)
+        except OSError as err:
+            failures.append(f"{url}: {err}")
+    raise OSError(f"could not fetch {Path(dest).name} from any mirror:\n" + "\n".join(failures))
+
+
+def extract_tar(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Extract a tar archive into ``dest``, refusing members that would land outside it."""
+    dest = Path(dest).resolve()
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+            return
+        # Older Pythons lack extraction filters: allow only plain files and folders
+        # whose resolved path stays inside dest.
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not (member.isfile() or member.isdir()) or dest not in (target, *target.parents):
+                raise ValueError(f"{archive}: refusing to extract unsafe member {member.name!r}")
+        tar.extractall(dest)
