@@ -133,11 +133,20 @@ def download_first(
 
 
 def extract_tar(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
-    """Extract a tar archive into ``dest``, refusing members that would land outside it."""
+    """Extract a tar archive into ``dest``, refusing members that would land outside it.
+
+    Raises
+    ------
+    ValueError
+        A member has an absolute path, climbs out with ``..``, or links outside ``dest``.
+    """
     dest = Path(dest).resolve()
     with tarfile.open(archive) as tar:
         if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
+            try:
+                tar.extractall(dest, filter="data")
+            except tarfile.FilterError as err:
+                raise ValueError(f"{archive}: refusing to extract unsafe member ({err})") from err
             return
         # Older Pythons lack extraction filters: allow only plain files and folders
         # whose resolved path stays inside dest.
