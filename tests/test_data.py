@@ -12,7 +12,9 @@ import io
 import os
 import pickle
 import socket
+import struct
 import tarfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -321,6 +323,46 @@ def test_cifar_refuses_pickles_that_run_code(tmp_path):
     with pytest.raises(ValueError, match=r"refusing to load \w+\.mkdir"):
         load_cifar10(tmp_path, num_val=5)
     assert not target.exists()
+
+
+class _Python2Pickler(pickle._Pickler):
+    """Pickle str and bytes the way Python 2 did (as byte strings, BINSTRING opcodes).
+
+    The published CIFAR-10 batches were written by Python 2 with numpy 1; the pure-Python
+    pickler lets a test produce that exact opcode stream without either installed.
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_bytes(self, obj):
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    def save_str(self, obj):
+        self.save_bytes(obj.encode("latin1"))
+
+    dispatch[bytes] = save_bytes
+    dispatch[str] = save_str
+
+
+def test_cifar_reads_batches_as_python2_and_numpy1_wrote_them(tmp_path):
+    _write_cifar(tmp_path)
+    data = (np.arange(4 * 3072) % 251).astype(np.uint8).reshape(4, 3072)
+    batch = {"batch_label": "testing batch 1 of 1", "labels": [9, 0, 4, 2], "data": data}
+    buffer = io.BytesIO()
+    _Python2Pickler(buffer, protocol=2).dump(batch)
+    # numpy 1 named its reconstructor numpy.core.multiarray; numpy 2 says numpy._core.
+    stream = buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    assert b"cnumpy.core.multiarray\n_reconstruct\n" in stream and b"U\x04data" in stream
+    (tmp_path / "test_batch").write_bytes(stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = load_cifar10(tmp_path, num_val=5, center=False)
+    np.testing.assert_array_equal(result["y_test"], [9, 0, 4, 2])
+    np.testing.assert_allclose(result["X_test"].reshape(4, -1), data / 255, atol=1e-12)
 
 
 def _tar_gz(src: Path, archive: Path, arcname: str) -> str:
