@@ -525,12 +525,13 @@ def test_mnist_download_tries_mirrors_and_verifies(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- download
 
 
-def test_download_with_matching_checksum(tmp_path):
+@pytest.mark.parametrize("progress", [False, True], ids=["quiet", "progress-bar"])
+def test_download_with_matching_checksum(tmp_path, progress):
     payload = os.urandom(3000)
     src = tmp_path / "src.bin"
     src.write_bytes(payload)
     dest = tmp_path / "out" / "file.bin"
-    got = download(src.as_uri(), dest, hashlib.sha256(payload).hexdigest())
+    got = download(src.as_uri(), dest, hashlib.sha256(payload).hexdigest(), progress=progress)
     assert got == dest and dest.read_bytes() == payload
     assert sha256sum(dest) == hashlib.sha256(payload).hexdigest()
     assert sorted(p.name for p in dest.parent.iterdir()) == ["file.bin"]

@@ -183,7 +183,8 @@ def load_cifar10(
         Return images of shape (N, D) with D = 3072 instead of (N, 3, 32, 32).
     download : bool, default False
         If the batches are missing, fetch ``cifar-10-python.tar.gz`` into ``root``,
-        verify its SHA-256 and unpack it there. Nothing is fetched otherwise.
+        verify its SHA-256 and unpack it there. Nothing is fetched otherwise. The
+        archive stays in ``root`` and may be deleted once unpacked.
     progress : bool, default True
         Show a progress bar while downloading.
 
@@ -201,6 +202,11 @@ def load_cifar10(
         A batch file is missing and ``download`` is False.
     ValueError
         A batch file is not a CIFAR-10 python batch, or a size is out of range.
+
+    Notes
+    -----
+    A raw value :math:`c \\in \\{0, \\dots, 255\\}` becomes :math:`x = c / 255 - \\mu`,
+    with :math:`\\mu` the per-pixel mean of :math:`c / 255` over the kept training images.
     """
     dtype = check_float_dtype(dtype)
     center = check_bool("center", center)

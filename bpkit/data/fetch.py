@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import tarfile
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 CHUNK_BYTES = 1 << 20
 
@@ -82,19 +84,26 @@ def download(
     if dest.is_file() and sha256sum(dest) == expected:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    # A unique sibling opened with "x" (never overwrites) rather than mkstemp, whose
+    # 0600 mode would stick to the final file instead of the user's umask.
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     try:
         digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            bar = _progress_bar(resp, dest.name) if progress else None
+        with (
+            urllib.request.urlopen(url, timeout=timeout) as resp,
+            open(tmp, "xb") as out,
+            tqdm(
+                total=_content_length(resp),
+                unit="B",
+                unit_scale=True,
+                desc=dest.name,
+                disable=not progress,
+            ) as bar,
+        ):
             for chunk in iter(lambda: resp.read(CHUNK_BYTES), b""):
                 digest.update(chunk)
                 out.write(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-            if bar is not None:
-                bar.close()
+                bar.update(len(chunk))
         got = digest.hexdigest()
         if got != expected:
             raise ValueError(
@@ -107,12 +116,9 @@ def download(
     return dest
 
 
-def _progress_bar(resp, name: str):
-    from tqdm.auto import tqdm
-
-    size = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
-    total = int(size) if size and size.isdigit() else None
-    return tqdm(total=total, unit="B", unit_scale=True, desc=name)
+def _content_length(resp) -> int | None:
+    size = getattr(resp, "headers", {}).get("Content-Length")
+    return int(size) if size and size.isdigit() else None
 
 
 def download_first(

@@ -202,6 +202,11 @@ def load_mnist(
     ValueError
         A file is not a valid IDX file of the expected kind, the image and label
         counts disagree, or a size is out of range.
+
+    Notes
+    -----
+    A raw value :math:`c \\in \\{0, \\dots, 255\\}` becomes :math:`x = c / 255 - \\mu`,
+    with :math:`\\mu` the per-pixel mean of :math:`c / 255` over the kept training images.
     """
     dtype = check_float_dtype(dtype)
     center = check_bool("center", center)
