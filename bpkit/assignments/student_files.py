@@ -105,10 +105,10 @@ def environment_yml(project: dict) -> str:
         "channels:",
         "  - conda-forge",
         "dependencies:",
-        "  - python=3.11",
+        f"  - python{meta.get('requires-python', '>=3.10').replace(' ', '')}",
     ]
     out += [f"  - {dep.replace(' ', '')}" for dep in deps]
-    out += ["  - pip", "  - pip:", '      - --editable "."', ""]
+    out += ["  - pip", "  - pip:", "      - -e .", ""]
     return "\n".join(out)
 
 
@@ -145,6 +145,17 @@ def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequenc
     if SANITIZE_FILE in notebooks:
         nb_check += f" --sanitize-with {SANITIZE_FILE}"
     nb_list = "\n".join(f"- `{nb}`" for nb in notebooks if nb.endswith(".ipynb"))
+    if nb_list:
+        nb_section = f"""{nb_list}
+
+Open them with `jupyter lab notebooks`. They keep the outputs of a reference run; once
+your code is in, check that your notebooks reproduce them:
+
+```
+{nb_check}
+```"""
+    else:
+        nb_section = "This edition has no notebooks."
     files = "\n".join(f"- `{path}`" for path in submitted)
     return f"""# bpkit, student edition
 
@@ -178,14 +189,7 @@ hint. The grader runs more checks than these, so passing here is necessary, not 
 
 ## The notebooks
 
-{nb_list or "(This edition has no notebooks.)"}
-
-Open them with `jupyter lab notebooks`. They keep the outputs of a reference run; once
-your code is in, check that your notebooks reproduce them:
-
-```
-{nb_check}
-```
+{nb_section}
 
 ## Hand in
 

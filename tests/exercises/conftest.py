@@ -15,6 +15,8 @@ import re
 import numpy as np
 import pytest
 
+from bpkit.assignments import exercises
+
 _STUB = re.compile(r"^(?P<exercise>\w+): (?P<qualname>[\w.]+) is not implemented yet")
 
 
@@ -49,8 +51,12 @@ def _not_implemented(item: pytest.Item, exc: BaseException) -> str:
     else:
         marks = [m.name for m in item.iter_markers() if m.name != "parametrize"]
         name, qualname = (marks[0] if marks else "?"), "a function it needs"
+    try:
+        where = " in " + exercises.get(name).module.replace(".", "/") + ".py"
+    except KeyError:
+        where = ""
     return (
-        f"exercise {name} is not implemented yet: {qualname} still raises "
+        f"exercise {name} is not implemented yet: {qualname}{where} still raises "
         f"NotImplementedError. Write the part marked TODO({name}), then run "
         f"`python -m pytest -m {name}`."
     )
