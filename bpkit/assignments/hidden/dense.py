@@ -1,0 +1,129 @@
+"""Hidden checks of the affine, ReLU and softmax-loss exercises.
+
+Each check draws fresh inputs from ``rng``, runs the submission in the worker and the
+reference here, and raises :class:`~bpkit.assignments.hidden.compare.CheckFailed` with the
+difference in words. A backward is always fed the cache that the submission's own forward
+made from the same inputs; the cache never leaves the worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpkit import layers as ref
+from bpkit.assignments.hidden import compare as cmp
+from bpkit.assignments.remote import Worker
+
+LAYERS = "bpkit.layers"
+
+
+def _affine_inputs(rng: np.random.Generator, dtype=np.float64):
+    n, d1, d2, m = rng.integers(2, 6), rng.integers(2, 5), rng.integers(2, 5), rng.integers(3, 7)
+    x = cmp.normal(rng, n, d1, d2).astype(dtype)
+    w = cmp.normal(rng, d1 * d2, m).astype(dtype)
+    b = cmp.normal(rng, m).astype(dtype)
+    return x, w, b
+
+
+def affine_forward(worker: Worker, rng: np.random.Generator) -> None:
+    x, w, b = _affine_inputs(rng)
+    res = worker.function(f"{LAYERS}.affine_forward")(x, w, b)
+    expected, _ = ref.affine_forward(x, w, b)
+    cmp.close("out of affine_forward", res[0].get(), expected)
+
+
+def affine_backward(worker: Worker, rng: np.random.Generator) -> None:
+    x, w, b = _affine_inputs(rng)
+    res = worker.function(f"{LAYERS}.affine_forward")(x, w, b)
+    out, cache = ref.affine_forward(x, w, b)
+    dout = cmp.normal(rng, *out.shape)
+    grads = worker.function(f"{LAYERS}.affine_backward")(dout, res[1])
+    expected = ref.affine_backward(dout, cache)
+    for i, name in enumerate(("dx", "dw", "db")):
+        cmp.close(f"{name} of affine_backward", grads[i].get(), expected[i])
+
+
+def affine_float32(worker: Worker, rng: np.random.Generator) -> None:
+    x, w, b = _affine_inputs(rng, np.float32)
+    inputs = {"x": worker.put(x, "x"), "w": worker.put(w, "w"), "b": worker.put(b, "b")}
+    res = worker.function(f"{LAYERS}.affine_forward")(*inputs.values())
+    for name, original in zip(inputs, (x, w, b), strict=True):
+        cmp.unchanged(name, inputs[name].get(), original, "affine_forward")
+    out = res[0].get()
+    cmp.dtype_is("out of affine_forward for float32 inputs", out, np.float32)
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
+    expected, _ = ref.affine_forward(x64, w64, b64)
+    cmp.close("out of affine_forward (float32)", out, expected, cmp.RTOL32)
+    dout = cmp.normal(rng, *out.shape).astype(np.float32)
+    grads = worker.function(f"{LAYERS}.affine_backward")(dout, res[1])
+    for i, name in enumerate(("dx", "dw", "db")):
+        cmp.dtype_is(f"{name} of affine_backward for float32 inputs", grads[i].get(), np.float32)
+
+
+def relu_forward(worker: Worker, rng: np.random.Generator) -> None:
+    x = cmp.distinct(rng, (int(rng.integers(2, 5)), int(rng.integers(3, 7)), 3))
+    res = worker.function(f"{LAYERS}.relu_forward")(x)
+    cmp.close("out of relu_forward", res[0].get(), ref.relu_forward(x)[0])
+
+
+def relu_backward(worker: Worker, rng: np.random.Generator) -> None:
+    x = cmp.distinct(rng, (int(rng.integers(2, 5)), int(rng.integers(3, 7))))
+    res = worker.function(f"{LAYERS}.relu_forward")(x)
+    dout = cmp.normal(rng, *x.shape)
+    dx = worker.function(f"{LAYERS}.relu_backward")(dout, res[1]).get()
+    _, cache = ref.relu_forward(x)
+    cmp.close("dx of relu_backward", dx, ref.relu_backward(dout, cache))
+
+
+def relu_float32(worker: Worker, rng: np.random.Generator) -> None:
+    x = cmp.distinct(rng, (3, 5)).astype(np.float32)
+    xr = worker.put(x, "x")
+    res = worker.function(f"{LAYERS}.relu_forward")(xr)
+    cmp.unchanged("x", xr.get(), x, "relu_forward")
+    cmp.dtype_is("out of relu_forward for float32 x", res[0].get(), np.float32)
+    dout = cmp.normal(rng, *x.shape).astype(np.float32)
+    dx = worker.function(f"{LAYERS}.relu_backward")(dout, res[1]).get()
+    cmp.dtype_is("dx of relu_backward for float32 inputs", dx, np.float32)
+
+
+def _softmax_check(worker: Worker, x: np.ndarray, y: np.ndarray, label: str) -> None:
+    res = worker.function(f"{LAYERS}.softmax_loss")(x, y)
+    loss, dx = ref.softmax_loss(x, y)
+    n = len(y)
+    cmp.close(
+        f"loss of softmax_loss{label}",
+        res[0].get(),
+        float(loss),
+        hints=[("summing over the batch instead of averaging (no / N)", loss * n)],
+    )
+    cmp.close(
+        f"dx of softmax_loss{label}",
+        res[1].get(),
+        dx,
+        hints=[("forgetting to divide the gradient by N", dx * n)],
+    )
+
+
+def softmax_values(worker: Worker, rng: np.random.Generator) -> None:
+    n, c = int(rng.integers(4, 9)), int(rng.integers(3, 11))
+    _softmax_check(worker, cmp.normal(rng, n, c, scale=3.0), rng.integers(0, c, n), "")
+
+
+def softmax_large_scores(worker: Worker, rng: np.random.Generator) -> None:
+    n, c = int(rng.integers(4, 9)), int(rng.integers(3, 8))
+    # exp() of these overflows float64: only a shifted (stable) softmax survives.
+    x = cmp.normal(rng, n, c, scale=2000.0) + rng.choice([-1, 1]) * 1e4
+    _softmax_check(worker, x, rng.integers(0, c, n), " for scores of magnitude 1e4")
+
+
+def softmax_float32(worker: Worker, rng: np.random.Generator) -> None:
+    n, c = int(rng.integers(4, 9)), int(rng.integers(3, 8))
+    x, y = cmp.normal(rng, n, c, scale=3.0).astype(np.float32), rng.integers(0, c, n)
+    xr, yr = worker.put(x, "x"), worker.put(y, "y")
+    res = worker.function(f"{LAYERS}.softmax_loss")(xr, yr)
+    cmp.unchanged("x", xr.get(), x, "softmax_loss")
+    cmp.unchanged("y", yr.get(), y, "softmax_loss")
+    dx = res[1].get()
+    cmp.dtype_is("dx of softmax_loss for float32 scores", dx, np.float32)
+    _, expected = ref.softmax_loss(x.astype(np.float64), y)
+    cmp.close("dx of softmax_loss (float32)", dx, expected, cmp.RTOL32)

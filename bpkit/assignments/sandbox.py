@@ -1,0 +1,306 @@
+"""Confinement of the worker process that runs student code: resource limits, Landlock, seccomp.
+
+The worker calls :func:`confine` on itself after it has imported numpy and before it imports
+any student module. Everything here is enforced by the kernel, so student code cannot undo
+it afterwards:
+
+- ``setrlimit``: address space, CPU seconds, file size, open files, no core dumps;
+- Landlock (Linux 5.13+): the worker may read only the Python standard library, numpy and
+  the grader's own runtime files, and read and write only its temporary copy of the
+  submission; with ABI 4+ it may not open TCP connections, with ABI 6+ it may not signal
+  processes outside its own sandbox (the grader) nor reach abstract unix sockets;
+- seccomp (x86-64): no new processes (threads are fine), no sockets, no ``ptrace``, no
+  ``execve``, no changing resource limits, no namespaces or mounts;
+- running as root, it drops every capability first.
+
+The grader's wall-clock deadline and output cap live on the other side, in
+:mod:`bpkit.assignments.remote`. This module is copied next to the worker, so it imports
+only the standard library. Nothing here defends against kernel exploits: run the grader
+inside a container (Gradescope's) as the outer wall.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import resource
+from dataclasses import asdict, dataclass
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.prctl.restype = ctypes.c_int
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits for one worker. Defaults are far above what a correct submission needs.
+
+    Attributes
+    ----------
+    timeout : float
+        Wall-clock seconds for one call into student code (enforced by the grader).
+    memory_mb : int
+        Address space of the worker in MiB (``RLIMIT_AS``).
+    cpu_seconds : int
+        CPU seconds for one worker, i.e. one exercise (``RLIMIT_CPU``).
+    output_kb : int
+        Printed output kept per worker; the rest is read and dropped.
+    file_mb : int
+        Largest file the worker may write (``RLIMIT_FSIZE``).
+    """
+
+    timeout: float = 20.0
+    memory_mb: int = 2048
+    cpu_seconds: int = 120
+    output_kb: int = 64
+    file_mb: int = 64
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def set_limits(limits: dict) -> None:
+    """Apply the kernel-enforced parts of :class:`Limits` (as a dict) to this process."""
+    mib = 2**20
+    for res, value in (
+        (resource.RLIMIT_AS, int(limits["memory_mb"]) * mib),
+        (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
+        (resource.RLIMIT_FSIZE, int(limits["file_mb"]) * mib),
+        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(res, (value, value))
+
+
+# ---------------------------------------------------------------- Landlock
+_LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
+_LL_VERSION = 1
+_LL_RULE_PATH_BENEATH = 1
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
+_FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 14, 1 << 15
+_FILE_ONLY = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1, 2
+_SCOPE_ABSTRACT_UNIX, _SCOPE_SIGNAL = 1, 2
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    """Landlock ABI version of the running kernel, or 0 if Landlock is unavailable."""
+    abi = _libc.syscall(_LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(_LL_VERSION))
+    return max(int(abi), 0)
+
+
+def _fs_rights(abi: int) -> int:
+    rights = (1 << 13) - 1  # EXECUTE .. MAKE_SYM (ABI 1)
+    if abi >= 2:
+        rights |= 1 << 13  # REFER
+    if abi >= 3:
+        rights |= _FS_TRUNCATE
+    if abi >= 5:
+        rights |= _FS_IOCTL_DEV
+    return rights
+
+
+def landlock(read: list[str], list_only: list[str], write: list[str]) -> str:
+    """Restrict this process's file access (and TCP, signals where the ABI allows).
+
+    Parameters
+    ----------
+    read : list of str
+        Files or directories readable (with everything beneath).
+    list_only : list of str
+        Directories whose entries may be listed but not read.
+    write : list of str
+        Directories readable and writable (create, delete, truncate) with everything beneath.
+
+    Returns
+    -------
+    str
+        What was restricted, or why nothing was (Landlock unavailable).
+    """
+    abi = landlock_abi()
+    if abi < 1:
+        return "Landlock unavailable on this kernel: file access is NOT confined"
+    fs = _fs_rights(abi)
+    attr = _RulesetAttr(fs, _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0, 0)
+    if abi >= 6:
+        attr.scoped = _SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    ruleset = _libc.syscall(_LL_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), 0)
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        for paths, rights in (
+            (read, _FS_READ_FILE | _FS_READ_DIR),
+            (list_only, _FS_READ_DIR),
+            (write, fs),
+        ):
+            for path in paths:
+                _add_path_rule(ruleset, path, rights)
+        _no_new_privs()
+        if _libc.syscall(_LL_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(ruleset)
+    extra = ", TCP" if abi >= 4 else ""
+    extra += ", signals to other processes" if abi >= 6 else ""
+    return f"Landlock ABI {abi} (files{extra})"
+
+
+def _add_path_rule(ruleset: int, path: str, rights: int) -> None:
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        if not os.path.isdir(path):
+            rights &= _FILE_ONLY
+        if not rights:
+            return
+        rule = _PathBeneath(rights, fd)
+        if _libc.syscall(_LL_ADD_RULE, ruleset, _LL_RULE_PATH_BENEATH, ctypes.byref(rule), 0):
+            raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
+    finally:
+        os.close(fd)
+
+
+def _no_new_privs() -> None:
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
+# ---------------------------------------------------------------- seccomp
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_BIT = 0x40000000
+_CLONE_THREAD = 0x00010000
+_EPERM, _ENOSYS = 1, 38
+# x86-64 numbers of the system calls student code never needs.
+_X86_64_DENIED = {
+    "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "socket": 41, "socketpair": 53,
+    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "setrlimit": 160,
+    "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
+    "chroot": 161, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
+    "io_uring_setup": 425, "keyctl": 250, "add_key": 248, "request_key": 249,
+    "kexec_load": 246, "init_module": 175, "finit_module": 313, "delete_module": 176,
+    "open_by_handle_at": 304,
+}  # fmt: skip
+_X86_64_CLONE, _X86_64_CLONE3, _X86_64_PRLIMIT64 = 56, 435, 302
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _assemble(program: list[tuple]) -> list[tuple[int, int, int, int]]:
+    """Resolve ``("label", name)`` entries and symbolic jump targets into BPF tuples."""
+    labels, body = {}, []
+    for op in program:
+        if op[0] == "label":
+            labels[op[1]] = len(body)
+        else:
+            body.append(op)
+    out = []
+    for i, (code, jt, jf, k) in enumerate(body):
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        out.append((code, jt, jf, k))
+    return out
+
+
+def _seccomp_program() -> list[tuple[int, int, int, int]]:
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | _EPERM
+    nosys = 0x00050000 | _ENOSYS
+    prog: list[tuple] = [
+        (ld, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, "nosys", _AUDIT_ARCH_X86_64),
+        (ld, 0, 0, 0),  # seccomp_data.nr
+        (jge, "nosys", 0, _X32_BIT),
+    ]
+    for nr in sorted(_X86_64_DENIED.values()):
+        prog.append((jeq, "deny", 0, nr))
+    prog += [
+        (jeq, "clone", 0, _X86_64_CLONE),
+        # clone3 hides its flags behind a pointer; glibc falls back to clone on ENOSYS.
+        (jeq, "nosys", 0, _X86_64_CLONE3),
+        (jeq, "prlimit", 0, _X86_64_PRLIMIT64),
+        (ret, 0, 0, allow),
+        ("label", "clone"),
+        (ld, 0, 0, 16),  # low word of args[0], the clone flags
+        (jset, "allow", "deny", _CLONE_THREAD),
+        ("label", "prlimit"),
+        (ld, 0, 0, 32),  # args[2], the new limit: reading limits (NULL) stays allowed
+        (jeq, 0, "deny", 0),
+        (ld, 0, 0, 36),
+        (jeq, "allow", "deny", 0),
+        ("label", "allow"),
+        (ret, 0, 0, allow),
+        ("label", "deny"),
+        (ret, 0, 0, deny),
+        ("label", "nosys"),
+        (ret, 0, 0, nosys),
+    ]
+    return _assemble(prog)
+
+
+def seccomp() -> str:
+    """Install the system-call filter (x86-64 only); return what it does or why it is absent."""
+    if platform.machine() != "x86_64":
+        return f"seccomp filter not available on {platform.machine()}: fork is NOT blocked"
+    prog = _seccomp_program()
+    filters = (_SockFilter * len(prog))(*prog)
+    fprog = _SockFprog(len(prog), filters)
+    _no_new_privs()
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+    return "seccomp (no processes, exec, sockets or ptrace)"
+
+
+def drop_capabilities() -> bool:
+    """As root, give up every capability of this process; return whether it was root."""
+    if os.geteuid() != 0:
+        return False
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    return True
+
+
+def confine(read: list[str], list_only: list[str], write: list[str]) -> list[str]:
+    """Drop capabilities, apply Landlock then seccomp; return one line per layer applied."""
+    report = []
+    if drop_capabilities():
+        report.append("root capabilities dropped")
+    report.append(landlock(read, list_only, write))
+    report.append(seccomp())
+    return report
