@@ -166,6 +166,35 @@ def grade_submission(sub: submission.Submission, ctx: Context) -> report.Submiss
     return result
 
 
+def make_context(
+    tmp: Path,
+    limits: Limits,
+    seed: int | None = None,
+    selected: list[exercises.Exercise] | None = None,
+    edition: str | None = None,
+    source: str | None = None,
+) -> Context:
+    """Prepare a grading run in ``tmp``: pristine edition, worker runtime, sandbox paths.
+
+    Raises
+    ------
+    GradingError
+        If there is no pristine edition to grade against.
+    RuntimeError
+        If the sandbox would let workers read the instructor's bpkit.
+    """
+    secret = [Path(bpkit.__file__).resolve().parent]
+    return Context(
+        tmp=tmp,
+        pristine=pristine_edition(tmp, edition, source),
+        runtime=install_runtime(tmp / "runtime"),
+        paths=sandbox_paths(secret),
+        limits=limits,
+        seed=seed if seed is not None else secrets.randbits(63),
+        selected=selected or list(exercises.EXERCISES),
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     default = Limits()
     parser.add_argument(
@@ -211,23 +240,12 @@ def run(args: argparse.Namespace) -> int:
         subs = [submission.load(p) for p in args.submissions]
     except submission.SubmissionError as exc:
         return _usage(str(exc))
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory)
-    limits = Limits(
-        **{**limits.as_dict(), "cpu_seconds": max(limits.cpu_seconds, int(8 * args.timeout))}
-    )
+    # CPU seconds cover every call of one exercise, so they grow with the per-call timeout.
+    cpu = max(Limits.cpu_seconds, int(8 * args.timeout))
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory, cpu_seconds=cpu)
     with tempfile.TemporaryDirectory(prefix="bpkit-grade-") as tmp:
         try:
-            tmp_path = Path(tmp)
-            secret = [Path(bpkit.__file__).resolve().parent]
-            ctx = Context(
-                tmp=tmp_path,
-                pristine=pristine_edition(tmp_path, args.edition, args.source),
-                runtime=install_runtime(tmp_path / "runtime"),
-                paths=sandbox_paths(secret),
-                limits=limits,
-                seed=args.seed if args.seed is not None else secrets.randbits(63),
-                selected=selected or list(exercises.EXERCISES),
-            )
+            ctx = make_context(Path(tmp), limits, args.seed, selected, args.edition, args.source)
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:
                 results = list(pool.map(lambda s: grade_submission(s, ctx), subs))
         except (GradingError, RuntimeError) as exc:
