@@ -204,8 +204,10 @@ class Worker:
         if tag == "raised" and len(reply) == 4:
             name, text, frames = (str(x) for x in reply[1:])
             raise StudentError(f"{what} raised {name}: {text}", frames)
-        if tag in ("refused", "missing") and len(reply) == 2:
+        if tag == "refused" and len(reply) == 2:
             raise StudentError(f"{what}: {reply[1]}")
+        if tag == "missing" and len(reply) == 2:
+            raise StudentError(str(reply[1]))
         self._stop()
         raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
 

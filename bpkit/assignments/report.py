@@ -67,7 +67,7 @@ def _num(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
-def table(result: SubmissionResult, width: int = 100) -> str:
+def table(result: SubmissionResult, width: int = 140) -> str:
     """The per-exercise table: points, max and what failed, in words."""
     lines = [f"submission: {result.name}", f"{'exercise':<15}{'points':>7}{'max':>6}  what failed"]
     for name in result.exercise_names():
