@@ -151,7 +151,9 @@ def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tupl
     buf = _buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
     xp = x
     if pad:
-        xp = _buffer("pad", (n, c, h + 2 * pad, wd + 2 * pad), x.dtype).array
+        # Keyed by pad too: another pad of the same padded shape writes a different
+        # interior, which would leave data in this one's zero border.
+        xp = _buffer(f"pad{pad}", (n, c, h + 2 * pad, wd + 2 * pad), x.dtype).array
     sn, sc, sh, sw = xp.strides
     # A view, not a copy: element (c, i, j, n, y, z) is xp[n, c, y*stride + i, z*stride + j].
     # Its last axis runs along an image row, so copying it out streams through memory.
