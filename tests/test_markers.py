@@ -80,7 +80,7 @@ def test_module_regions_belong_to_the_enclosing_target():
 
 
         class Holder:
-            def helper(self):
+            def tidy(self):
                 return 1
         '''
     )
@@ -109,7 +109,7 @@ def test_region_in_a_nested_function_belongs_to_the_outer_target():
 @pytest.mark.parametrize(
     ("body", "line", "words"),
     [
-        ("def helper():\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n", 2, "'helper'"),
+        ("def tidy():\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n", 2, "'tidy'"),
         ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 1, "at module level"),
         (
             "def affine_forward():\n    # BEGIN SOLUTION\n    x = 1\n\n\n"
