@@ -258,3 +258,42 @@ def test_two_layer_net_gradient_off_by_reg_w():
     text = failure(tests.test_gradients_match_numerical_gradients, models, rng(), 0.7)
     assert "likely cause: the L2 gradient reg * W1 is missing" in text
     assert "dW1, the gradient with respect to W1" in text
+
+
+# --- the report hook of the public tests ---------------------------------------------------
+
+
+def report_for(exc: BaseException):
+    """Run the public conftest's report hook on a test that raised ``exc``."""
+    spec = importlib.util.spec_from_file_location("public_conftest", PUBLIC / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    report = SimpleNamespace(failed=True, sections=[], longrepr="traceback")
+    try:
+        raise exc
+    except type(exc):
+        call = SimpleNamespace(excinfo=pytest.ExceptionInfo.from_current())
+    item = SimpleNamespace(iter_markers=lambda: [SimpleNamespace(name="relu")])
+    hook = conftest.pytest_runtest_makereport(item, call)
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(SimpleNamespace(get_result=lambda: report))
+    return report
+
+
+def test_a_stub_is_reported_as_its_exercise():
+    report = report_for(NotImplementedError("adam: adam is not implemented yet"))
+    assert report.longrepr.startswith(
+        "exercise adam is not implemented yet: adam in bpkit/optim.py still raises"
+    )
+
+
+def test_a_missing_return_gets_a_likely_cause():
+    report = report_for(TypeError("cannot unpack non-iterable NoneType object"))
+    assert report.longrepr == "traceback"
+    assert report.sections == [
+        ("likely cause", "the function returned None: is its `return` line missing?")
+    ]
+    shape = report_for(ValueError("rel_error: expected arrays of one shape, got () and (2, 3)"))
+    assert "wrong shape, or is None" in shape.sections[0][1]
+    assert report_for(ValueError("other")).sections == []

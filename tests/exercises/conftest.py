@@ -62,10 +62,35 @@ def _not_implemented(item: pytest.Item, exc: BaseException) -> str:
     )
 
 
+# Errors that a test raises before its own message can be built, and what usually causes them.
+LIKELY_CAUSES = (
+    (
+        TypeError,
+        "cannot unpack non-iterable NoneType",
+        "the function returned None: is its `return` line missing?",
+    ),
+    (
+        AttributeError,
+        "'NoneType' object has no attribute",
+        "the function returned None: is its `return` line missing?",
+    ),
+    (
+        ValueError,
+        "rel_error: expected arrays of one shape",
+        "an answer has the wrong shape, or is None; compare it with the shapes in the docstring",
+    ),
+)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.excinfo is not None:
-        if call.excinfo.errisinstance(NotImplementedError):
-            report.longrepr = _not_implemented(item, call.excinfo.value)
+    if not report.failed or call.excinfo is None:
+        return
+    if call.excinfo.errisinstance(NotImplementedError):
+        report.longrepr = _not_implemented(item, call.excinfo.value)
+        return
+    for kind, words, cause in LIKELY_CAUSES:
+        if call.excinfo.errisinstance(kind) and words in str(call.excinfo.value):
+            report.sections.append(("likely cause", cause))
