@@ -205,7 +205,7 @@ class Worker:
             name, text, frames = (str(x) for x in reply[1:])
             raise StudentError(f"{what} raised {name}: {text}", frames)
         if tag == "refused" and len(reply) == 2:
-            raise StudentError(f"{what}: {reply[1]}")
+            raise StudentError(str(reply[1]))
         if tag == "missing" and len(reply) == 2:
             raise StudentError(str(reply[1]))
         self._stop()
@@ -346,7 +346,7 @@ class Remote:
 
     def get(self) -> object:
         """Fetch the value as plain data (raises StudentError if it is not plain data)."""
-        return self.worker.request(("get", self.ref()), f"reading {self.label}")
+        return self.worker.request(("get", self.ref(), self.label), f"reading {self.label}")
 
     def set(self, name: str, value: object) -> None:
         self.worker.request(("set", self.ref(), name, _refs(value)), f"setting {self.label}.{name}")
@@ -355,7 +355,7 @@ class Remote:
         func = self.func if self.func is not None else self.ref()
         what = f"{self.label}()"
         handle = self.worker.request(("call", func, _refs(list(args)), _refs(kwargs)), what)
-        return Remote(self.worker, handle, (), None, f"the result of {self.label}")
+        return Remote(self.worker, handle, (), None, f"{self.label}()")
 
 
 def _refs(value: object) -> object:

@@ -12,8 +12,8 @@ data -- a layer's cache, a model -- stay here in a table of handles; the grader 
 them by :class:`~bpkit.assignments.wire.Ref`. Requests:
 
 ``("import", module)``, ``("put", value)`` -> handle, ``("call", func, args, kwargs)`` ->
-handle, where ``func`` is ``("fn", module, qualname)`` or a ``Ref``; ``("get", ref)`` ->
-plain value; ``("set", ref, name, value)``; ``("bye",)``.
+handle, where ``func`` is ``("fn", module, qualname)`` or a ``Ref``; ``("get", ref, label)`` ->
+plain value (``label`` names it in a refusal); ``("set", ref, name, value)``; ``("bye",)``.
 
 Replies: ``("ok", value)``, ``("raised", type, message, traceback)``, ``("refused",
 message)`` when a value is not plain data, ``("missing", message)`` when a name is absent.
@@ -142,8 +142,10 @@ class _Server:
             target = self.resolve(func)
         return self.store(target(*self.resolve(args), **self.resolve(kwargs)))
 
-    def op_get(self, ref: wire.Ref) -> object:
-        return self.resolve(ref)
+    def op_get(self, ref: wire.Ref, label: str) -> object:
+        value = self.resolve(ref)
+        wire.encode(value, where=label)  # refuses what is not plain data, naming the part
+        return value
 
     def op_set(self, ref: wire.Ref, name: str, value: object) -> None:
         setattr(self.resolve(ref), name, self.resolve(value))

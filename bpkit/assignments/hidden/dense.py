@@ -125,5 +125,6 @@ def softmax_float32(worker: Worker, rng: np.random.Generator) -> None:
     cmp.unchanged("y", yr.get(), y, "softmax_loss")
     dx = res[1].get()
     cmp.dtype_is("dx of softmax_loss for float32 scores", dx, np.float32)
-    _, expected = ref.softmax_loss(x.astype(np.float64), y)
+    loss, expected = ref.softmax_loss(x.astype(np.float64), y)
+    cmp.close("loss of softmax_loss (float32)", res[0].get(), float(loss), cmp.RTOL32)
     cmp.close("dx of softmax_loss (float32)", dx, expected, cmp.RTOL32)
