@@ -12,12 +12,10 @@ same arithmetic in a few whole-array numpy calls, so the work runs in compiled l
   strided sub-grids of the input, one per position inside the window.
 
 On course-sized images these layers spend their time moving memory, not multiplying,
-which shaped three choices. The column matrix keeps the image's W axis innermost, so
-filling it streams. The big scratch arrays (padded input, columns) are kept between
-calls in a small per-thread cache: a fresh array of many megabytes page-faults on first
-touch, which made timings swing 2-3x; nothing returned to a caller is ever a scratch
-array. And the copies and additions, which numpy runs on one core, are split over
-samples across a few threads (numpy releases the GIL inside them).
+which shaped the code: the column matrix keeps the image's W axis innermost so that
+filling it streams, big scratch arrays are reused between calls instead of allocated
+afresh, and the copies and additions are split over samples across a few threads (see
+:mod:`bpkit._scratch`). Nothing returned to a caller is ever a scratch array.
 
 Shapes: N batch, C channels, H/W height/width, F filters, HH/WW filter height/width,
 H'/W' output height/width, K = C * HH * WW, P = N * H' * W'.
@@ -25,15 +23,11 @@ H'/W' output height/width, K = C * HH * WW, P = N * H' * W'.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from bpkit import _validate
+from bpkit._scratch import Buffer, buffer, clear_buffers, parallel, set_num_threads
 from bpkit.layers import _conv_out_shape, _pool_out_shape
 
 __all__ = [
@@ -44,84 +38,6 @@ __all__ = [
     "max_pool_forward_fast",
     "set_num_threads",
 ]
-
-# ---------------------------------------------------------------------------------------
-# Scratch buffers and threads
-# ---------------------------------------------------------------------------------------
-
-_MAX_BUFFERS = 8  # a few layers' padded inputs and columns at two batch sizes
-_MIN_PART = 1 << 17  # elements; below this a thread hand-off costs more than it saves
-_local = threading.local()
-_threads = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-_executor: ThreadPoolExecutor | None = None
-_executor_key: tuple = ()
-
-
-class _Buffer:
-    """A cached scratch array, and the forward pass whose columns it holds (if any)."""
-
-    __slots__ = ("array", "owner")
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
-        self.owner: object | None = None
-
-
-def _buffer(tag: str, shape: tuple, dtype, fill: float = 0) -> _Buffer:
-    """Return this thread's scratch buffer for (tag, shape, dtype); new ones hold ``fill``.
-
-    Callers rely on the fill surviving where they never write (the zero border of the
-    padded input, the row of ones under the columns).
-    """
-    store = getattr(_local, "store", None)
-    if store is None:
-        store = _local.store = OrderedDict()
-    key = (tag, shape, np.dtype(dtype).str)
-    buf = store.pop(key, None)
-    if buf is None:
-        while len(store) >= _MAX_BUFFERS:
-            store.popitem(last=False)
-        buf = _Buffer(np.full(shape, fill, dtype=dtype))
-    store[key] = buf  # most recently used last
-    return buf
-
-
-def clear_buffers() -> None:
-    """Free the scratch arrays that this thread's fast layers keep between calls."""
-    _local.store = OrderedDict()
-
-
-def set_num_threads(n: int) -> None:
-    """Use at most ``n`` threads for the copies and additions (BLAS has its own setting)."""
-    global _threads
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected an integer >= 1, got {n!r}")
-    _threads = n
-
-
-def _parallel(task, n_items: int, size: int) -> None:
-    """Run ``task(lo, hi)`` over contiguous parts of ``range(n_items)``, several at once.
-
-    ``size`` is the number of elements the whole task touches; small tasks run inline.
-    """
-    global _executor, _executor_key
-    parts = max(1, min(_threads, n_items, size // _MIN_PART))
-    if parts == 1:
-        task(0, n_items)
-        return
-    # A pool made before a fork has no threads in the child: make a new one there.
-    if _executor is None or _executor_key != (os.getpid(), parts):
-        _executor = ThreadPoolExecutor(parts - 1, thread_name_prefix="bpkit-fast")
-        _executor_key = (os.getpid(), parts)
-    bounds = [n_items * i // parts for i in range(parts + 1)]
-    futures = [
-        _executor.submit(task, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)
-    ]
-    try:
-        task(bounds[0], bounds[1])
-    finally:
-        for fut in futures:
-            fut.result()
 
 
 class _Cache(tuple):
@@ -139,7 +55,7 @@ def _cache(items: tuple, **extras) -> _Cache:
 # ---------------------------------------------------------------------------------------
 
 
-def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tuple) -> _Buffer:
+def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tuple) -> Buffer:
     """Lay every receptive field of x out as a column; return the (K + 1, P) buffer.
 
     Row ``(c, i, j)`` holds channel c shifted by kernel offset (i, j), for every sample
@@ -148,12 +64,12 @@ def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tupl
     n, c, h, wd = x.shape
     h_out, w_out = out_hw
     k = c * hh * ww
-    buf = _buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
+    buf = buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
     xp = x
     if pad:
         # Keyed by pad too: another pad of the same padded shape writes a different
         # interior, which would leave data in this one's zero border.
-        xp = _buffer(f"pad{pad}", (n, c, h + 2 * pad, wd + 2 * pad), x.dtype).array
+        xp = buffer(f"pad{pad}", (n, c, h + 2 * pad, wd + 2 * pad), x.dtype).array
     sn, sc, sh, sw = xp.strides
     # A view, not a copy: element (c, i, j, n, y, z) is xp[n, c, y*stride + i, z*stride + j].
     # Its last axis runs along an image row, so copying it out streams through memory.
@@ -170,7 +86,7 @@ def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tupl
             xp[lo:hi, :, pad : pad + h, pad : pad + wd] = x[lo:hi]
         np.copyto(cols[:, :, :, lo:hi], windows[:, :, :, lo:hi])
 
-    _parallel(fill, n, cols.size)
+    parallel(fill, n, cols.size)
     return buf
 
 
@@ -210,7 +126,7 @@ def _col2im(dcols: np.ndarray, x_shape: tuple, hh: int, ww: int, stride: int, pa
         for rows, cols_, i, j, out_rows, out_cols in moves:
             part[:, :, rows, cols_] += d6[:, i, j, lo:hi, out_rows, out_cols]
 
-    _parallel(add, n, dcols.size)
+    parallel(add, n, dcols.size)
     return dx
 
 
@@ -308,7 +224,7 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
         "conv backward: dout.shape vs (N, F, H', W')", (n, f, h_out, w_out), dout.shape
     )
     k = c * hh * ww
-    buf = _buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
+    buf = buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
     owner = getattr(cache, "owner", None)
     if owner is None or buf.owner is not owner:
         # Another forward of this shape took the buffer since, or the cache is naive.
@@ -325,7 +241,7 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
         def copy(lo: int, hi: int) -> None:
             np.copyto(d_f[:, lo:hi], src[:, lo:hi], casting="same_kind")
 
-        _parallel(copy, n, d_f.size)
+        parallel(copy, n, d_f.size)
     d_f = d_f.reshape(f, -1)
 
     dw_ext = cols @ d_f.T  # (K+1, F); the row of ones gives db
@@ -378,7 +294,7 @@ def _window_max(x: np.ndarray, pool_param: dict, out_hw: tuple) -> np.ndarray:
         for grid in grids[2:]:
             np.maximum(part, grid[lo:hi], out=part)
 
-    _parallel(run, x.shape[0], x.size)
+    parallel(run, x.shape[0], x.size)
     return out
 
 
@@ -468,6 +384,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
         m, d = out[lo:hi], dout[lo:hi]
         taken = np.zeros(m.shape, dtype=bool)
         first = np.empty(m.shape, dtype=bool)
+        routed = np.empty(m.shape, dtype=dx.dtype)
         last = len(x_grids) - 1
         for k, (xg, dg) in enumerate(zip(x_grids, dx_grids, strict=True)):
             np.equal(xg[lo:hi], m, out=first)
@@ -477,8 +394,9 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
                 np.logical_or(taken, first, out=taken)
             if tiles:
                 np.multiply(first, d, out=dg[lo:hi])
-            else:
-                np.add(dg[lo:hi], d, out=dg[lo:hi], where=first)
+            else:  # (a masked np.add(..., where=first) is several times slower)
+                np.multiply(first, d, out=routed)
+                np.add(dg[lo:hi], routed, out=dg[lo:hi])
 
-    _parallel(route, x.shape[0], x.size)
+    parallel(route, x.shape[0], x.size)
     return dx

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bpkit import fast_layers
+from bpkit import _scratch, fast_layers
 from bpkit.fast_layers import (
     conv_backward_fast,
     conv_forward_fast,
@@ -38,13 +38,13 @@ MODES = ["inline", "threads"]
 @contextmanager
 def threading_mode(mode):
     """Inline as usual, or ("threads") the work split over 3 threads even when tiny."""
-    saved = fast_layers._MIN_PART, fast_layers._threads
+    saved = _scratch.MIN_PART, _scratch._threads
     if mode == "threads":
-        fast_layers._MIN_PART, fast_layers._threads = 1, 3
+        _scratch.MIN_PART, _scratch._threads = 1, 3
     try:
         yield
     finally:
-        fast_layers._MIN_PART, fast_layers._threads = saved
+        _scratch.MIN_PART, _scratch._threads = saved
 
 
 @st.composite

@@ -1,0 +1,66 @@
+"""Interleaved timing: every contender runs in every round, so machine noise hits all alike.
+
+A contender is a forward and a backward. Each round runs the contenders one after the
+other (in alternating order, so none always follows the same one); each gets a short
+settle pause first, so that the idle threads of the previous library's thread pool stop
+spinning, and one untimed warm-up pass, which wakes its own threads and warms caches.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Contender:
+    """One implementation of a layer: ``backward(forward())`` is one training pass."""
+
+    name: str
+    forward: Callable[[], object]
+    backward: Callable[[object], object]
+    fwd: list = field(default_factory=list)
+    bwd: list = field(default_factory=list)
+
+    def run(self, reps: int) -> None:
+        self.backward(self.forward())  # warm-up, not timed
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            state = self.forward()
+            t1 = time.perf_counter()
+            self.backward(state)
+            t2 = time.perf_counter()
+            self.fwd.append(t1 - t0)
+            self.bwd.append(t2 - t1)
+
+    def summary(self) -> dict:
+        """Medians in milliseconds, and the fastest pass as a noise-free reference."""
+        total = [f + b for f, b in zip(self.fwd, self.bwd, strict=True)]
+        return {
+            "fwd_ms": 1e3 * statistics.median(self.fwd),
+            "bwd_ms": 1e3 * statistics.median(self.bwd),
+            "total_ms": 1e3 * statistics.median(total),
+            "total_min_ms": 1e3 * min(total),
+            "samples": len(total),
+        }
+
+
+def interleave(contenders: list[Contender], rounds: int, reps: int, settle: float) -> dict:
+    """Time every contender ``rounds * reps`` times, interleaved; return their summaries."""
+    for r in range(rounds):
+        for contender in contenders if r % 2 == 0 else contenders[::-1]:
+            time.sleep(settle)
+            contender.run(reps)
+    return {c.name: c.summary() for c in contenders}
+
+
+def once(fn: Callable[[], object], reps: int) -> float:
+    """Median seconds of ``reps`` calls (for the slow naive loops, timed on their own)."""
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

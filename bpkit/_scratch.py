@@ -1,0 +1,106 @@
+"""Scratch buffers kept between calls, and work split across threads, for the fast layers.
+
+Two things made the pure-numpy layers slow on course-sized problems, and neither is
+arithmetic. A fresh array of many megabytes page-faults on first touch, once per 4 KiB,
+so allocating the im2col matrix anew on every call cost as much as filling it (and made
+timings swing 2-3x): :func:`buffer` hands out the same array again for the same shape.
+And numpy runs a copy or an addition on one core: :func:`parallel` splits such work over
+samples into a few threads, which run at once because numpy releases the GIL inside its
+loops. (OpenBLAS, numpy's usual BLAS, lets its idle threads spin for about 0.1 s after
+each product, holding a core; ``OPENBLAS_THREAD_TIMEOUT`` below 28 shortens that spin.)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+MAX_BUFFERS = 8  # a few layers' padded inputs and columns at two batch sizes
+MIN_PART = 1 << 17  # elements; below this a thread hand-off costs more than it saves
+
+_local = threading.local()
+_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+_threads = min(8, _cores or 1)
+_executor: ThreadPoolExecutor | None = None
+_executor_key: tuple = ()
+
+
+class Buffer:
+    """A cached scratch array, and the forward pass whose data it holds (if any)."""
+
+    __slots__ = ("array", "owner")
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.owner: object | None = None
+
+
+def buffer(tag: str, shape: tuple, dtype, fill: float = 0) -> Buffer:
+    """Return this thread's scratch buffer for (tag, shape, dtype); new ones hold ``fill``.
+
+    Callers may rely on ``fill`` surviving wherever they never write (a zero border, a
+    row of ones). Only the ``MAX_BUFFERS`` most recently used buffers are kept. Arrays
+    handed out here must never be returned to a caller of a layer: the next call of the
+    same shape overwrites them.
+    """
+    store = getattr(_local, "store", None)
+    if store is None:
+        store = _local.store = OrderedDict()
+    key = (tag, shape, np.dtype(dtype).str)
+    buf = store.pop(key, None)
+    if buf is None:
+        while len(store) >= MAX_BUFFERS:
+            store.popitem(last=False)
+        buf = Buffer(np.full(shape, fill, dtype=dtype))
+    store[key] = buf  # most recently used last
+    return buf
+
+
+def clear_buffers() -> None:
+    """Free the scratch arrays that the fast layers keep between calls (this thread's)."""
+    _local.store = OrderedDict()
+
+
+def set_num_threads(n: int) -> None:
+    """Split the fast layers' copies and additions over at most ``n`` threads.
+
+    The default is the number of cores this process may use (at most 8). BLAS products
+    follow BLAS's own setting (e.g. ``OPENBLAS_NUM_THREADS``).
+    """
+    global _threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+    _threads = n
+
+
+def parallel(task: Callable[[int, int], None], n_items: int, size: int) -> None:
+    """Run ``task(lo, hi)`` over contiguous parts of ``range(n_items)``, several at once.
+
+    ``size`` is the number of elements the whole task touches; small tasks run inline.
+    The parts must write to disjoint memory.
+    """
+    global _executor, _executor_key
+    parts = max(1, min(_threads, n_items, size // MIN_PART))
+    if parts == 1:
+        task(0, n_items)
+        return
+    # A pool made before a fork has no threads in the child: make a new one there.
+    if _executor is None or _executor_key != (os.getpid(), parts):
+        if _executor is not None and _executor_key[0] == os.getpid():
+            _executor.shutdown(wait=False)
+        _executor = ThreadPoolExecutor(parts - 1, thread_name_prefix="bpkit-fast")
+        _executor_key = (os.getpid(), parts)
+    bounds = [n_items * i // parts for i in range(parts + 1)]
+    futures = [
+        _executor.submit(task, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)
+    ]
+    try:
+        task(bounds[0], bounds[1])
+    finally:
+        for fut in futures:
+            fut.result()
