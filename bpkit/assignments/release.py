@@ -35,6 +35,7 @@ from bpkit.assignments import exercises as registry
 SHIP: tuple[str, ...] = (
     "bpkit/__init__.py",
     "bpkit/__main__.py",
+    "bpkit/_scratch.py",
     "bpkit/_validate.py",
     "bpkit/cli.py",
     "bpkit/layers.py",
