@@ -325,3 +325,18 @@ def test_convs_whose_padded_inputs_share_a_shape_keep_their_borders_zero():
         param = {"stride": 1, "pad": pad}
         got = conv_forward_fast(x, w, np.zeros(3), param)[0]
         assert rel_error(got, conv_forward_naive(x, w, np.zeros(3), param)[0]) < TOL, shape
+
+
+@pytest.mark.parametrize(
+    ("shape", "param"),
+    [((2, 1, 2, 2), {"stride": 3, "pad": 1}), ((1, 2, 7, 7), {"stride": 3, "pad": 0})],
+    ids=["windows only in padding", "pixels no window reads"],
+)
+def test_conv_gradient_is_zero_where_no_window_reads(shape, param):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(shape), rng.standard_normal((2, shape[1], 1, 1))
+    out, cache = conv_forward_fast(x, w, np.zeros(2), param)
+    dout = rng.standard_normal(out.shape)
+    want = conv_backward_naive(dout, conv_forward_naive(x, w, np.zeros(2), param)[1])
+    for got, expected in zip(conv_backward_fast(dout, cache), want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
