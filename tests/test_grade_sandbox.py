@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 import bpkit
-from bpkit.assignments import grade, remote, sandbox
+from bpkit.assignments import grade, sandbox
 from bpkit.assignments.sandbox import Limits
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 
 
 def test_workers_may_read_numpy_and_the_standard_library_but_not_bpkit():
-    paths = remote.sandbox_paths([Path(bpkit.__file__).parent])
+    paths = sandbox.sandbox_paths([Path(bpkit.__file__).parent])
     read = [Path(p) for p in paths["read"]]
     package = Path(bpkit.__file__).resolve().parent
     assert not any(package.is_relative_to(p) for p in read)
@@ -27,7 +27,7 @@ def test_workers_may_read_numpy_and_the_standard_library_but_not_bpkit():
 
 def test_a_secret_inside_a_readable_folder_stops_grading():
     with pytest.raises(RuntimeError, match="would be allowed to read"):
-        remote.sandbox_paths([STDLIB / "json"])
+        sandbox.sandbox_paths([STDLIB / "json"])
 
 
 def test_without_landlock_the_grader_says_files_are_not_confined(monkeypatch, tmp_path):

@@ -35,9 +35,8 @@ from bpkit.assignments.remote import (
     Worker,
     WorkerDied,
     install_runtime,
-    sandbox_paths,
 )
-from bpkit.assignments.sandbox import Limits
+from bpkit.assignments.sandbox import Limits, sandbox_paths
 
 NOTEBOOKS_NOTE = (
     "Notebooks are not graded: the score comes from the hidden checks of "

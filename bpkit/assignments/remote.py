@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ BOOT = (
 )
 RUNTIME_MODULES = ("wire.py", "sandbox.py", "worker.py")
 STARTUP_SECONDS = 60.0
+MAX_FILES = 10_000
 
 
 class WorkerDied(Exception):
@@ -57,51 +57,6 @@ def install_runtime(dest: Path) -> Path:
     for name in RUNTIME_MODULES:
         shutil.copyfile(here / name, pkg / name)
     return dest
-
-
-def sandbox_paths(secret: list[Path]) -> dict:
-    """What a worker may read: the standard library and numpy, never anything in ``secret``.
-
-    The standard library directory may contain ``site-packages`` (virtual environments,
-    pyenv), where an installed bpkit with its reference code and hidden checks would live.
-    So the directory itself is only listable, and each of its entries except
-    ``site-packages`` / ``dist-packages`` is readable.
-
-    Raises
-    ------
-    RuntimeError
-        If a readable path would contain one of ``secret`` (the instructor's bpkit tree).
-    """
-    import numpy
-
-    numpy_dir = Path(numpy.__file__).resolve().parent
-    read = [numpy_dir]
-    if (numpy_dir.parent / "numpy.libs").is_dir():
-        read.append(numpy_dir.parent / "numpy.libs")
-    list_only = []
-    for name in ("stdlib", "platstdlib"):
-        lib = Path(sysconfig.get_paths()[name]).resolve()
-        if lib in list_only or not lib.is_dir():
-            continue
-        list_only.append(lib)
-        read += [
-            lib / e for e in sorted(os.listdir(lib)) if e not in ("site-packages", "dist-packages")
-        ]
-    zipped = Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
-    if zipped.exists():
-        read.append(zipped)
-    for path in read:
-        for hidden in secret:
-            if Path(hidden).resolve().is_relative_to(path.resolve()):
-                raise RuntimeError(
-                    f"the worker would be allowed to read {path}, which holds {hidden}; "
-                    "install bpkit outside the Python standard library directory"
-                )
-    return {
-        "read": [str(p) for p in read],
-        "list_only": [str(p) for p in list_only],
-        "numpy_site": str(numpy_dir.parent),
-    }
 
 
 class _Output(threading.Thread):
@@ -137,7 +92,7 @@ class Worker:
         Directory made by :func:`install_runtime`.
     limits : sandbox.Limits
     paths : dict
-        ``read``, ``list_only`` and ``numpy_site`` from :func:`sandbox_paths`.
+        ``read``, ``list_only`` and ``numpy_site`` from :func:`sandbox.sandbox_paths`.
     """
 
     def __init__(self, run_dir: Path, runtime_dir: Path, limits: sandbox.Limits, paths: dict):
@@ -153,7 +108,7 @@ class Worker:
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
         }
-        argv = [sys.executable, "-I", "-S", "-c", BOOT, str(cmd_r), str(res_w)]
+        argv = [sys.executable, "-I", "-S", "-B", "-c", BOOT, str(cmd_r), str(res_w)]
         argv += [str(runtime_dir), paths["numpy_site"]]
         self.proc = subprocess.Popen(
             argv,
@@ -243,6 +198,7 @@ class Worker:
                         self._stop()
                         raise WorkerDied(f"garbled reply during {what} ({exc})") from None
                 if not sel.select(self._left(deadline, what)):
+                    self._check_disk(what)
                     continue
                 chunk = os.read(self._res_r, 2**20)
                 if not chunk:
@@ -258,6 +214,24 @@ class Worker:
                 "the worker was stopped"
             )
         return min(left, 1.0)
+
+    def _check_disk(self, what: str) -> None:
+        """Stop a worker that fills its copy (RLIMIT_FSIZE bounds one file, not how many)."""
+        used, count, stack = 0, 0, [str(self.run_dir)]
+        while stack and count <= MAX_FILES:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+        if count > MAX_FILES or used > self.limits.disk_mb * 2**20:
+            self._stop()
+            raise WorkerDied(
+                f"during {what} the submission wrote more than {self.limits.disk_mb} MiB or "
+                f"{MAX_FILES} files to disk; the worker was stopped"
+            )
 
     def _died(self, what: str):
         try:

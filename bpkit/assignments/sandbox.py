@@ -13,8 +13,9 @@ it afterwards:
   ``execve``, no changing resource limits, no namespaces or mounts;
 - running as root, it drops every capability first.
 
-The grader's wall-clock deadline and output cap live on the other side, in
-:mod:`bpkit.assignments.remote`. This module is copied next to the worker, so it imports
+The grader's wall-clock deadline, output cap and disk watch live on the other side, in
+:mod:`bpkit.assignments.remote`; :func:`sandbox_paths` (run by the grader) decides what the
+worker may read. This module is copied next to the worker, so it imports
 only the standard library. Nothing here defends against kernel exploits: run the grader
 inside a container (Gradescope's) as the outer wall.
 """
@@ -25,7 +26,10 @@ import ctypes
 import os
 import platform
 import resource
+import sys
+import sysconfig
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -52,6 +56,8 @@ class Limits:
         Printed output kept per worker; the rest is read and dropped.
     file_mb : int
         Largest file the worker may write (``RLIMIT_FSIZE``).
+    disk_mb : int
+        Most disk space the worker's copy may take (checked by the grader while it waits).
     """
 
     timeout: float = 20.0
@@ -59,6 +65,7 @@ class Limits:
     cpu_seconds: int = 120
     output_kb: int = 64
     file_mb: int = 64
+    disk_mb: int = 256
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +82,51 @@ def set_limits(limits: dict) -> None:
         (resource.RLIMIT_CORE, 0),
     ):
         resource.setrlimit(res, (value, value))
+
+
+def sandbox_paths(secret: list[Path]) -> dict:
+    """What a worker may read: the standard library and numpy, never anything in ``secret``.
+
+    The standard library directory may contain ``site-packages`` (virtual environments,
+    pyenv), where an installed bpkit with its reference code and hidden checks would live.
+    So the directory itself is only listable, and each of its entries except
+    ``site-packages`` / ``dist-packages`` is readable.
+
+    Raises
+    ------
+    RuntimeError
+        If a readable path would contain one of ``secret`` (the instructor's bpkit tree).
+    """
+    import numpy
+
+    numpy_dir = Path(numpy.__file__).resolve().parent
+    read = [numpy_dir]
+    if (numpy_dir.parent / "numpy.libs").is_dir():
+        read.append(numpy_dir.parent / "numpy.libs")
+    list_only = []
+    for name in ("stdlib", "platstdlib"):
+        lib = Path(sysconfig.get_paths()[name]).resolve()
+        if lib in list_only or not lib.is_dir():
+            continue
+        list_only.append(lib)
+        read += [
+            lib / e for e in sorted(os.listdir(lib)) if e not in ("site-packages", "dist-packages")
+        ]
+    zipped = Path(sys.base_prefix) / "lib" / f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
+    if zipped.exists():
+        read.append(zipped)
+    for path in read:
+        for hidden in secret:
+            if Path(hidden).resolve().is_relative_to(path.resolve()):
+                raise RuntimeError(
+                    f"the worker would be allowed to read {path}, which holds {hidden}; "
+                    "install bpkit outside the Python standard library directory"
+                )
+    return {
+        "read": [str(p) for p in read],
+        "list_only": [str(p) for p in list_only],
+        "numpy_site": str(numpy_dir.parent),
+    }
 
 
 # ---------------------------------------------------------------- Landlock
