@@ -98,6 +98,7 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("infinite loop", f"did not finish within {TIMEOUT} s"),
         ("alarm and signal tampering", f"did not finish within {TIMEOUT} s"),
         ("os._exit in a function", "exit status 0"),
+        ("fill the disk with files", "files to disk"),
         ("sys.exit in a function", "SystemExit"),
         ("exception whose __str__ raises", "could not be printed"),
         (

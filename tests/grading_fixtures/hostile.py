@@ -83,6 +83,18 @@ ATTACKS = [
         ("sgd",),
     ),
     Hostile(
+        "fill the disk with files",
+        OPTIM,
+        _before_sgd(
+            "import os, time\n"
+            "os.makedirs('junk', exist_ok=True)\n"
+            "for i in range(12000):\n"
+            "    open(f'junk/{i}', 'w').close()\n"
+            "time.sleep(3600)"
+        ),
+        ("sgd",),
+    ),
+    Hostile(
         "print 100 MB",
         OPTIM,
         _before_sgd(
