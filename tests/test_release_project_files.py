@@ -56,7 +56,10 @@ def test_readme_gives_install_self_check_notebook_check_and_hand_in(files):
         'python -m pip install -e ".[dev]"',
         "python -m pytest\n",
         "python -m pytest -m affine",
-        "python -m pytest --nbval notebooks --sanitize-with notebooks/nbval_sanitize.cfg",
+        (
+            "python -m pytest --nbval --nbval-current-env notebooks "
+            "--nbval-sanitize-with notebooks/nbval_sanitize.cfg"
+        ),
         "bpkit collect",
     ):
         assert command in text, command

@@ -141,9 +141,9 @@ def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequenc
         for ex in exercises.EXERCISES
         if ex.name in released
     ]
-    nb_check = "python -m pytest --nbval notebooks"
+    nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
     if SANITIZE_FILE in notebooks:
-        nb_check += f" --sanitize-with {SANITIZE_FILE}"
+        nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
     nb_list = "\n".join(f"- `{nb}`" for nb in notebooks if nb.endswith(".ipynb"))
     if nb_list:
         nb_section = f"""{nb_list}
