@@ -243,7 +243,7 @@ def max_pool_backward_naive(dout, cache):
     return dx
 """),
     "softmax loss not divided by N": (
-        LAYERS, "softmax_loss", {"values", "large"}, "no / N", """
+        LAYERS, "softmax_loss", {"values", "large", "float32"}, "no / N", """
 _reference_softmax = softmax_loss
 
 
