@@ -12,6 +12,7 @@ each product, holding a core; ``OPENBLAS_THREAD_TIMEOUT`` below 28 shortens that
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -22,6 +23,7 @@ import numpy as np
 
 MAX_BUFFERS = 8  # a few layers' padded inputs and columns at two batch sizes
 MIN_PART = 1 << 17  # elements; below this a thread hand-off costs more than it saves
+CHUNKS_PER_THREAD = 3
 
 _local = threading.local()
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -79,28 +81,47 @@ def set_num_threads(n: int) -> None:
 
 
 def parallel(task: Callable[[int, int], None], n_items: int, size: int) -> None:
-    """Run ``task(lo, hi)`` over contiguous parts of ``range(n_items)``, several at once.
+    """Run ``task(lo, hi)`` over contiguous chunks of ``range(n_items)``, several at once.
 
     ``size`` is the number of elements the whole task touches; small tasks run inline.
-    The parts must write to disjoint memory.
+    The chunks must write to disjoint memory. The calling thread works too, and chunks
+    go to whichever thread is free: on a machine busy with other work, a helper thread
+    that does not get a core soon just finds nothing left to do, instead of holding
+    everyone up.
     """
     global _executor, _executor_key
-    parts = max(1, min(_threads, n_items, size // MIN_PART))
-    if parts == 1:
+    threads = max(1, min(_threads, n_items, size // MIN_PART))
+    if threads == 1:
         task(0, n_items)
         return
     # A pool made before a fork has no threads in the child: make a new one there.
-    if _executor is None or _executor_key != (os.getpid(), parts):
+    if _executor is None or _executor_key != (os.getpid(), threads):
         if _executor is not None and _executor_key[0] == os.getpid():
             _executor.shutdown(wait=False)
-        _executor = ThreadPoolExecutor(parts - 1, thread_name_prefix="bpkit-fast")
-        _executor_key = (os.getpid(), parts)
-    bounds = [n_items * i // parts for i in range(parts + 1)]
-    futures = [
-        _executor.submit(task, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)
-    ]
-    try:
-        task(bounds[0], bounds[1])
-    finally:
-        for fut in futures:
-            fut.result()
+        _executor = ThreadPoolExecutor(threads - 1, thread_name_prefix="bpkit-fast")
+        _executor_key = (os.getpid(), threads)
+    n_chunks = min(n_items, CHUNKS_PER_THREAD * threads)
+    bounds = [n_items * i // n_chunks for i in range(n_chunks + 1)]
+    claim = itertools.count()  # next() on a count is atomic under the GIL
+    lock, finished, errors = threading.Lock(), threading.Event(), []
+    left = [n_chunks]
+
+    def work() -> None:
+        for i in iter(claim.__next__, None):
+            if i >= n_chunks:
+                return
+            try:
+                task(bounds[i], bounds[i + 1])
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+            with lock:
+                left[0] -= 1
+                if left[0] == 0:
+                    finished.set()
+
+    for _ in range(threads - 1):
+        _executor.submit(work)
+    work()
+    finished.wait()
+    if errors:
+        raise errors[0]

@@ -240,14 +240,14 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
     owner = getattr(cache, "owner", None)
     if owner is None or buf.owner is not owner:
         # Another forward of this shape took the buffer since, or the cache is naive.
-        _im2col(x, hh, ww, stride, pad, (h_out, w_out))
+        buf = _im2col(x, hh, ww, stride, pad, (h_out, w_out))
     cols = buf.array
 
     # D is a free reshape when dout is laid out (F, N, H', W') like this layer's output,
     # as elementwise layers in between keep it; otherwise one copy.
     d_f = dout.transpose(1, 0, 2, 3)
     if not d_f.flags.c_contiguous or dout.dtype != x.dtype:
-        d_f = np.empty(d_f.shape, dtype=x.dtype)
+        d_f = buffer("dout", d_f.shape, x.dtype).array
         src = dout.transpose(1, 0, 2, 3)
 
         def copy(lo: int, hi: int) -> None:
