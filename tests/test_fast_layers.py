@@ -340,3 +340,21 @@ def test_conv_gradient_is_zero_where_no_window_reads(shape, param):
     want = conv_backward_naive(dout, conv_forward_naive(x, w, np.zeros(2), param)[1])
     for got, expected in zip(conv_backward_fast(dout, cache), want, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_parallel_covers_every_item_once_and_reraises_a_worker_error():
+    seen = np.zeros(1000, dtype=int)
+
+    def mark(lo, hi):
+        seen[lo:hi] += 1
+
+    with threading_mode("threads"):
+        _scratch.parallel(mark, len(seen), size=len(seen))
+        np.testing.assert_array_equal(seen, 1)
+
+        def fail(lo, hi):
+            if lo > 0:
+                raise RuntimeError(f"chunk {lo}:{hi} failed")
+
+        with pytest.raises(RuntimeError, match="failed"):
+            _scratch.parallel(fail, 1000, size=1000)
