@@ -96,6 +96,7 @@ def test_only_allow_listed_files_ship(shipped):
         "bpkit/assignments/collect.py",
         "bpkit/assignments/diagnose.py",
         "bpkit/assignments/exercises.py",
+        "bpkit/assignments/nbreply.py",
     ]
     for rel in ("bpkit/assignments/release.py", "bpkit/assignments/markers.py"):
         assert (REPO / rel).is_file() and rel not in shipped

@@ -51,6 +51,7 @@ SHIP: tuple[str, ...] = (
     "bpkit/assignments/exercises.py",
     "bpkit/assignments/collect.py",
     "bpkit/assignments/diagnose.py",
+    "bpkit/assignments/nbreply.py",
 )
 # Everything else under this folder is tooling (release, grading, hidden checks): withheld.
 TOOLING = "bpkit/assignments/"

@@ -83,7 +83,8 @@ def pyproject(project: dict) -> str:
     out += [
         "",
         "[tool.pytest.ini_options]",
-        'addopts = "--strict-markers -ra"',
+        # nbreply fails a notebook cell whose error was hidden; it is idle without --nbval.
+        'addopts = "--strict-markers -ra -p bpkit.assignments.nbreply"',
         'testpaths = ["tests"]',
         f"markers = {_toml_list(markers())}",
         "",
