@@ -31,9 +31,12 @@ def available_commands() -> dict[str, tuple[str, str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bpkit", description=__doc__.splitlines()[0])
+    commands = available_commands()
+    parser = argparse.ArgumentParser(
+        prog="bpkit", description=f"The bpkit course kit: {', '.join(commands)}."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, text) in available_commands().items():
+    for name, (module, text) in commands.items():
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(_module=module)
         importlib.import_module(module).add_arguments(p)

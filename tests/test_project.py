@@ -114,3 +114,15 @@ def test_ruff_is_clean(args):
         [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_exercise_has_a_registered_marker_and_a_public_test_file():
+    from bpkit.assignments.exercises import EXERCISES
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--markers"], cwd=ROOT, capture_output=True, text=True
+    )
+    registered = set(re.findall(r"^@pytest\.mark\.(\w+):", done.stdout, re.MULTILINE))
+    for ex in EXERCISES:
+        assert ex.name in registered, f"exercise {ex.name} has no marker in pyproject.toml"
+        assert (ROOT / ex.public_tests).is_file(), f"{ex.public_tests} is missing"
