@@ -37,10 +37,13 @@ def stdout_lines() -> list[tuple[str, str]]:
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         for cell in nb["cells"]:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "stream" and out.get("name") == "stdout":
-                    text = "".join(out["text"])
-                    found += [(path.name, line) for line in text.splitlines()]
+            # A cell's stdout may be stored in several pieces, split anywhere: join them first.
+            text = "".join(
+                "".join(out["text"])
+                for out in cell.get("outputs", [])
+                if out.get("output_type") == "stream" and out.get("name") == "stdout"
+            )
+            found += [(path.name, line) for line in text.splitlines()]
     return found
 
 
