@@ -5,6 +5,14 @@ stored run is one clean top-to-bottom execution without warnings or errors, that
 machine- or user-specific leaked into the files, and that the course conventions hold (learning
 goals first, a seeded setup cell, a comment opening every code cell, verdicts instead of bare
 numbers, well-formed solution regions that the release can stub).
+
+After a change to the package, refresh the stored outputs from the repository root with
+
+    jupyter nbconvert --to notebook --execute --inplace \
+        --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.store_widget_state=False \
+        notebooks/*.ipynb
+
+(the two options keep execution timestamps and widget ids out of the metadata).
 """
 
 from __future__ import annotations
