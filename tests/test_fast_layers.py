@@ -358,3 +358,14 @@ def test_parallel_covers_every_item_once_and_reraises_a_worker_error():
 
         with pytest.raises(RuntimeError, match="failed"):
             _scratch.parallel(fail, 1000, size=1000)
+
+
+def test_conv_backward_adds_every_tap_that_reaches_the_whole_image():
+    # A 1x1 image padded by 1 under a 1x2 filter: both taps read the one pixel.
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((2, 1, 1, 1)), rng.standard_normal((3, 1, 1, 2))
+    param = {"stride": 1, "pad": 1}
+    out, cache = conv_forward_fast(x, w, np.zeros(3), param)
+    dout = rng.standard_normal(out.shape)
+    want = conv_backward_naive(dout, conv_forward_naive(x, w, np.zeros(3), param)[1])
+    assert rel_error(conv_backward_fast(dout, cache)[0], want[0]) < TOL
