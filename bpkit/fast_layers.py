@@ -11,11 +11,10 @@ same arithmetic in a few whole-array numpy calls, so the work runs in compiled l
 * max pooling takes an elementwise maximum over the ``pool_height * pool_width``
   strided sub-grids of the input, one per position inside the window.
 
-On course-sized images these layers spend their time moving memory, not multiplying,
-which shaped the code: the column matrix keeps the image's W axis innermost so that
-filling it streams, big scratch arrays are reused between calls instead of allocated
-afresh, and the copies and additions are split over samples across a few threads (see
-:mod:`bpkit._scratch`). Nothing returned to a caller is ever a scratch array.
+On course-sized images these layers spend their time moving memory, not multiplying.
+So the column matrix keeps the image's W axis innermost (filling it streams), large
+scratch arrays are reused between calls, and copies and additions are split over
+samples across threads (see :mod:`bpkit._scratch`). No scratch array is ever returned.
 
 Shapes: N batch, C channels, H/W height/width, F filters, HH/WW filter height/width,
 H'/W' output height/width, K = C * HH * WW, P = N * H' * W'.
@@ -280,16 +279,9 @@ def _subgrids(a: np.ndarray, pool_param: dict, out_hw: tuple) -> list:
     """
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     h_out, w_out = out_hw
-    return [
-        a[
-            :,
-            :,
-            r : r + stride * (h_out - 1) + 1 : stride,
-            s : s + stride * (w_out - 1) + 1 : stride,
-        ]
-        for r in range(ph)
-        for s in range(pw)
-    ]
+    rows = [slice(r, r + stride * (h_out - 1) + 1, stride) for r in range(ph)]
+    cols = [slice(s, s + stride * (w_out - 1) + 1, stride) for s in range(pw)]
+    return [a[:, :, r, s] for r in rows for s in cols]
 
 
 def _window_max(x: np.ndarray, pool_param: dict, out_hw: tuple) -> np.ndarray:
@@ -336,7 +328,9 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     ``x[:, :, r::stride, s::stride]`` (cut to H' x W'), so
     :math:`out = \max_{r,s} x[:, :, r::stride, s::stride]`, a handful of ``np.maximum``
     calls over whole arrays. Overlapping windows need nothing special: their sub-grids
-    simply share entries.
+    simply share entries. (Windows that tile x could be reached by reshaping x to
+    (N, C, H', pool_height, W', pool_width) too, but numpy reduces over such short
+    axes 15-30x slower than it takes the maximum of the sub-grids.)
     """
     out_hw = _pool_out_shape(x, pool_param)
     out = _window_max(x, pool_param, out_hw)
@@ -366,11 +360,11 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
     gradient of the windows whose maximum sits there and was not found earlier:
     ``first = (x_rs == out) & ~taken``. That is the naive layer's rule on ties (the
     first maximum in row-major order). When the windows tile x (stride equal to both
-    window sides), every input lies in exactly one window and its gradient is written
-    once, ``dx_rs = first * dout``, with dx seen as (N, C, H', pool_height, W',
-    pool_width) by a reshape. Otherwise (overlapping windows, or gaps between them)
-    ``dx_rs += first * dout`` over a zeroed dx adds up what an input receives from
-    every window that chose it.
+    window sides), every input lies in exactly one window, so each sub-grid of dx is
+    written once, ``dx_rs = first * dout``, and dx needs no zeroing. Otherwise
+    (overlapping windows, or gaps between them) ``dx_rs += first * dout`` over a zeroed
+    dx adds up what an input receives from every window that chose it.
+
     """
     x, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
@@ -384,13 +378,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
         out = _window_max(x, pool_param, out_hw)
     tiles = ph == pw == stride
     dx = np.empty_like(x) if tiles else np.zeros_like(x)  # same memory order as x
-    x_grids = _subgrids(x, pool_param, out_hw)
-    if tiles:
-        n, c, h, w = x.shape
-        dx6 = dx.reshape(n, c, h // ph, ph, w // pw, pw)  # a view: only splits H and W
-        dx_grids = [dx6[:, :, :, r, :, s] for r in range(ph) for s in range(pw)]
-    else:
-        dx_grids = _subgrids(dx, pool_param, out_hw)
+    x_grids, dx_grids = _subgrids(x, pool_param, out_hw), _subgrids(dx, pool_param, out_hw)
 
     def route(lo: int, hi: int) -> None:
         m, d = out[lo:hi], dout[lo:hi]
