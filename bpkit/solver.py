@@ -113,7 +113,11 @@ class Solver:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        self.rng = np.random.default_rng(options["seed"])
+        # Two independent streams from one seed: measuring accuracy on a random subset
+        # must not shift the sequence of minibatches.
+        batches, subsets = np.random.SeedSequence(options["seed"]).spawn(2)
+        self.rng = np.random.default_rng(batches)
+        self.eval_rng = np.random.default_rng(subsets)
         self._reset()
 
     @staticmethod
@@ -154,7 +158,7 @@ class Solver:
         With ``num_samples``, a random subset of that size is used.
         """
         if num_samples is not None and len(X) > num_samples:
-            idx = self.rng.choice(len(X), num_samples, replace=False)
+            idx = self.eval_rng.choice(len(X), num_samples, replace=False)
             X, y = X[idx], y[idx]
         predictions = [
             np.argmax(self.model.loss(X[i : i + batch_size]), axis=1)

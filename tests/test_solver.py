@@ -147,3 +147,11 @@ def test_bad_data_is_named():
     data["y_train"] = data["y_train"][:10]
     with pytest.raises(ValueError, match="X_train has 80 examples but y_train has 10 labels"):
         Solver(LinearSoftmax(), data)
+
+
+def test_measuring_accuracy_does_not_shift_the_minibatches():
+    a, b = make(num_train_samples=10), make(num_train_samples=None)
+    b.check_accuracy(b.X_train, b.y_train, num_samples=5)
+    a.train()
+    b.train()
+    assert a.loss_history == b.loss_history
