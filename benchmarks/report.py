@@ -100,7 +100,7 @@ def render(results: dict, markdown: bool) -> str:
     m = results["machine"]
     out.append(
         f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']} "
-        f"({m['blas']}, {m['blas_threads']} threads); torch {m['torch'] or 'not installed'}"
+        f"({m['blas']}, {m['blas_threads']} threads); torch {m['torch'] or 'not used'}"
         + (f" ({m['torch_threads']} threads)" if m["torch"] else "")
         + (f"; env {m['env']}" if m["env"] else "")
         + f". {results['settings']['method']}"
