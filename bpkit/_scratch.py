@@ -94,12 +94,13 @@ def parallel(task: Callable[[int, int], None], n_items: int, size: int) -> None:
     if threads == 1:
         task(0, n_items)
         return
-    # A pool made before a fork has no threads in the child: make a new one there.
-    if _executor is None or _executor_key != (os.getpid(), threads):
+    # One pool, sized for the most threads allowed; a pool made before a fork has no
+    # threads in the child, so the child makes its own.
+    if _executor is None or _executor_key != (os.getpid(), _threads):
         if _executor is not None and _executor_key[0] == os.getpid():
             _executor.shutdown(wait=False)
-        _executor = ThreadPoolExecutor(threads - 1, thread_name_prefix="bpkit-fast")
-        _executor_key = (os.getpid(), threads)
+        _executor = ThreadPoolExecutor(_threads - 1, thread_name_prefix="bpkit-fast")
+        _executor_key = (os.getpid(), _threads)
     n_chunks = min(n_items, CHUNKS_PER_THREAD * threads)
     bounds = [n_items * i // n_chunks for i in range(n_chunks + 1)]
     claim = itertools.count()  # next() on a count is atomic under the GIL
