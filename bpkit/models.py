@@ -193,6 +193,7 @@ class ThreeLayerConvNet:
             raise TypeError(f"dtype: expected a floating-point dtype, got {np.dtype(dtype)}")
         rng = np.random.default_rng(seed) if seed is not None else np.random
         self.reg = reg
+        self.input_dim = (c, h, w)
         self.dtype = np.dtype(dtype)
         pooled = num_filters * (h // 2) * (w // 2)
 
@@ -227,10 +228,18 @@ class ThreeLayerConvNet:
 
         Notes
         -----
-        The backward pass runs the three stages' backwards in reverse order, then adds
-        :math:`\lambda W_k` to each weight gradient.
+        Three stages, each one sandwich of :mod:`bpkit.layer_utils` or one layer:
+        ``conv_relu_pool`` with ``W1, b1`` (the ``conv_param`` and ``pool_param`` below),
+        ``affine_relu`` with ``W2, b2``, then ``affine`` with ``W3, b3`` gives the scores.
+        The backward pass starts from the softmax gradient, runs the three stages'
+        backwards in reverse order, then adds :math:`\lambda W_k` to each weight gradient.
         """
         _validate.float_array("X", X, ndim=4)
+        if X.shape[1:] != self.input_dim:
+            c, h, w = self.input_dim
+            raise ValueError(
+                f"X: expected images of shape (N, {c}, {h}, {w}) to match input_dim, got {X.shape}"
+            )
         X = X.astype(self.dtype, copy=False)
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
@@ -239,19 +248,22 @@ class ThreeLayerConvNet:
         conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
+        # BEGIN SOLUTION
         pooled, pool_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
         hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)
         scores, scores_cache = affine_forward(hidden, W3, b3)
+        # END SOLUTION
         if y is None:
             return scores
-
+        grads = {}
+        # BEGIN SOLUTION
         data_loss, dscores = softmax_loss(scores, y)
         weights = (W1, W2, W3)
         loss = data_loss + 0.5 * self.reg * sum(np.sum(w * w) for w in weights)
-        grads = {}
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
         _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, pool_cache)
         for i, w in enumerate(weights, start=1):
             grads[f"W{i}"] += self.reg * w
+        # END SOLUTION
         return loss, grads

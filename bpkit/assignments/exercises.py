@@ -83,6 +83,13 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("sgd_momentum", "bpkit.optim", ("sgd_momentum",), 5, "SGD with momentum"),
     Exercise("rmsprop", "bpkit.optim", ("rmsprop",), 5, "RMSProp"),
     Exercise("adam", "bpkit.optim", ("adam",), 10, "Adam with bias correction"),
+    Exercise(
+        "convnet",
+        "bpkit.models",
+        ("ThreeLayerConvNet.loss",),
+        10,
+        "Three-layer ConvNet: scores, loss with L2, gradients",
+    ),
 )
 
 BY_NAME: dict[str, Exercise] = {ex.name: ex for ex in EXERCISES}
