@@ -7,6 +7,7 @@ grader (points, hidden checks) and the Gradescope ``tags``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -39,6 +40,11 @@ class Exercise:
     def public_tests(self) -> str:
         """Path, relative to the repository root, of the exercise's public test file."""
         return f"tests/exercises/test_{self.name}.py"
+
+    @property
+    def path(self) -> str:
+        """Path, relative to the repository root, of the module that holds the exercise."""
+        return self.module.replace(".", "/") + ".py"
 
 
 EXERCISES: tuple[Exercise, ...] = (
@@ -109,3 +115,19 @@ def owner_of(module: str, qualname: str) -> Exercise | None:
         if ex.module == module and qualname in ex.targets:
             return ex
     return None
+
+
+# The stub of a released exercise raises NotImplementedError with this message: the release
+# writes it, the public tests turn it into one line naming the exercise, and `bpkit collect`
+# lists the exercises still stubbed. Names are identifiers, so the text needs no escaping.
+STUB_MESSAGE = re.compile(r"(?P<exercise>\w+): (?P<qualname>[\w.]+) is not implemented yet")
+
+
+def stub_message(exercise: str, qualname: str) -> str:
+    """The message of the ``NotImplementedError`` that the stub of ``qualname`` raises."""
+    return f"{exercise}: {qualname} is not implemented yet"
+
+
+# The modules that hold exercises, relative to the repository root: what a student hands in
+# and what the grader takes from a submission.
+MODULE_PATHS: tuple[str, ...] = tuple(sorted({ex.path for ex in EXERCISES}))
