@@ -14,7 +14,7 @@ import tracemalloc
 
 import numpy as np
 
-from benchmarks.timing import Contender, interleave, once
+from benchmarks.timing import Contender, once
 from bpkit import fast_layers
 from bpkit.layers import (
     conv_backward_naive,
@@ -55,8 +55,9 @@ def _as_fast_output(dout: np.ndarray, like: np.ndarray) -> np.ndarray:
     return arranged
 
 
-def bench_conv(name: str, dtype, torch, rounds: int, reps: int, settle: float, naive_reps: int):
-    """Time one conv case in one dtype; return a JSON-ready dict."""
+def conv_case(name: str, dtype, torch, naive_reps: int) -> tuple[dict, list[Contender]]:
+    """One conv case in one dtype: its JSON-ready description (with the naive timing, if
+    any) and the contenders to time."""
     case = CONV_CASES[name]
     x, w, b, param, dout = conv_problem(case, dtype)
     n, c, _, _ = x.shape
@@ -99,7 +100,6 @@ def bench_conv(name: str, dtype, torch, rounds: int, reps: int, settle: float, n
         **{key: list(v) if isinstance(v, tuple) else v for key, v in case.items()},
         "K": k,
         "P": p,
-        **interleave(contenders, rounds, reps, settle),
     }
     if name in NAIVE_CASES and naive_reps:
         cache = conv_forward_naive(x, w, b, param)[1]
@@ -107,11 +107,11 @@ def bench_conv(name: str, dtype, torch, rounds: int, reps: int, settle: float, n
             "fwd_ms": 1e3 * once(lambda: conv_forward_naive(x, w, b, param), naive_reps),
             "bwd_ms": 1e3 * once(lambda: conv_backward_naive(dout, cache), naive_reps),
         }
-    return result
+    return result, contenders
 
 
-def bench_pool(name: str, dtype, torch, rounds: int, reps: int, settle: float, naive_reps: int):
-    """Time one max-pool case in one dtype; return a JSON-ready dict."""
+def pool_case(name: str, dtype, torch, naive_reps: int) -> tuple[dict, list[Contender]]:
+    """One max-pool case in one dtype: its description and the contenders to time."""
     case = POOL_CASES[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(case["x"]).astype(dtype)
@@ -145,7 +145,6 @@ def bench_pool(name: str, dtype, torch, rounds: int, reps: int, settle: float, n
         "x": list(case["x"]),
         "size": size,
         "stride": stride,
-        **interleave(contenders, rounds, reps, settle),
     }
     if name in NAIVE_CASES and naive_reps:
         cache = max_pool_forward_naive(x, param)[1]
@@ -153,7 +152,7 @@ def bench_pool(name: str, dtype, torch, rounds: int, reps: int, settle: float, n
             "fwd_ms": 1e3 * once(lambda: max_pool_forward_naive(x, param), naive_reps),
             "bwd_ms": 1e3 * once(lambda: max_pool_backward_naive(dout, cache), naive_reps),
         }
-    return result
+    return result, contenders
 
 
 def conv_memory(name: str, dtype) -> dict:

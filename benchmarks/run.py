@@ -24,7 +24,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 import numpy as np  # noqa: E402
 
-from benchmarks import layers, report, training  # noqa: E402
+from benchmarks import layers, report, timing, training  # noqa: E402
 
 DEFAULT_JSON = Path(__file__).with_name("results.json")
 
@@ -108,18 +108,21 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     dtypes = (np.float32, np.float64)
-    if "conv" in sections:
-        results["conv"] = [
-            layers.bench_conv(name, dt, torch, rounds, reps, settle, naive_reps)
-            for dt in dtypes
-            for name in layers.CONV_CASES
-        ]
-    if "pool" in sections:
-        results["pool"] = [
-            layers.bench_pool(name, dt, torch, rounds, reps, settle, naive_reps)
-            for dt in dtypes
-            for name in layers.POOL_CASES
-        ]
+    cases = []  # (section, result, contenders), all timed in one interleaved loop
+    for section, make, names in (
+        ("conv", layers.conv_case, layers.CONV_CASES),
+        ("pool", layers.pool_case, layers.POOL_CASES),
+    ):
+        if section in sections:
+            results[section] = []
+            for dt in dtypes:
+                for name in names:
+                    result, contenders = make(name, dt, torch, naive_reps)
+                    results[section].append(result)
+                    cases.append((result, contenders))
+    summaries = timing.interleave([c for _, c in cases], rounds, reps, settle)
+    for (result, _), summary in zip(cases, summaries, strict=True):
+        result.update(summary)
     if "memory" in sections:
         results["memory"] = [
             layers.conv_memory(name, dt) for dt in dtypes for name in layers.CONV_CASES

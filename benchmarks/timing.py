@@ -1,9 +1,9 @@
 """Interleaved timing: every contender runs in every round, so machine noise hits all alike.
 
-A contender is a forward and a backward. Each round runs the contenders one after the
-other (in alternating order, so none always follows the same one); each gets a short
-settle pause first, so that the idle threads of the previous library's thread pool stop
-spinning, and one untimed warm-up pass, which wakes its own threads and warms caches.
+A contender is a forward and a backward. Each round runs the contenders of each case one
+after the other (in alternating order, so none always follows the same one); each gets a
+short settle pause first, so that the idle threads of the previous library's thread pool
+stop spinning, and one untimed warm-up pass, which wakes its own threads and warms caches.
 """
 
 from __future__ import annotations
@@ -47,13 +47,19 @@ class Contender:
         }
 
 
-def interleave(contenders: list[Contender], rounds: int, reps: int, settle: float) -> dict:
-    """Time every contender ``rounds * reps`` times, interleaved; return their summaries."""
+def interleave(groups: list[list[Contender]], rounds: int, reps: int, settle: float) -> list:
+    """Time every contender of every group ``rounds * reps`` times; return their summaries.
+
+    Rounds are the outer loop, so each group's samples are spread over the whole run:
+    a burst of load from other processes lasting seconds then spoils a few samples of
+    every case, which the medians discard, instead of all samples of one case.
+    """
     for r in range(rounds):
-        for contender in contenders if r % 2 == 0 else contenders[::-1]:
-            time.sleep(settle)
-            contender.run(reps)
-    return {c.name: c.summary() for c in contenders}
+        for group in groups:
+            for contender in group if r % 2 == 0 else group[::-1]:
+                time.sleep(settle)
+                contender.run(reps)
+    return [{c.name: c.summary() for c in group} for group in groups]
 
 
 def once(fn: Callable[[], object], reps: int) -> float:
