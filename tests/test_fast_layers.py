@@ -171,12 +171,18 @@ def test_mixed_dtypes_follow_the_naive_conventions():
     assert got == want
 
 
-def test_x_is_left_unchanged_even_when_it_is_a_strided_view():
-    x, w, b, param = _conv_problem()
-    for view in (x, x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3), x[:, :, ::1, ::-1]):
+@pytest.mark.parametrize("pad", [0, 1])
+def test_x_is_left_unchanged_even_when_it_is_a_strided_view(pad):
+    x, w, b, _ = _conv_problem()
+    param = {"stride": 2, "pad": pad}
+    f_major = x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)
+    for view in (x, f_major, x[:, :, ::-1, ::-1], x.transpose(0, 1, 3, 2)):
         before = view.copy()
         out, cache = conv_forward_fast(view, w, b, param)
-        conv_backward_fast(np.ones_like(out), cache)
+        dout = np.ones_like(out)
+        grads = conv_backward_fast(dout, cache)
+        want = conv_backward_naive(dout, conv_forward_naive(before, w, b, param)[1])
+        assert all(rel_error(g, v) < TOL for g, v in zip(grads, want, strict=True))
         out, cache = max_pool_forward_fast(view, _pool(3, 3, 2))
         max_pool_backward_fast(np.ones_like(out), cache)
         np.testing.assert_array_equal(view, before)
