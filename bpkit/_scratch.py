@@ -85,7 +85,7 @@ def parallel(task: Callable[[int, int], None], n_items: int, size: int) -> None:
 
     ``size`` is the number of elements the whole task touches; small tasks run inline.
     The chunks must write to disjoint memory. The calling thread works too, and chunks
-    go to whichever thread is free: on a machine busy with other work, a helper thread
+    go to whichever thread is free: on a machine busy with other work, a pool thread
     that does not get a core soon just finds nothing left to do, instead of holding
     everyone up.
     """
