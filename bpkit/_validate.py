@@ -69,6 +69,29 @@ def labels(name: str, y: object, n: int, num_classes: int) -> np.ndarray:
     return y
 
 
+def integer(name: str, value: object, low: int = 1) -> int:
+    """Check that ``value`` is an int (not a bool) of at least ``low`` and return it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def batch(name: str, x: np.ndarray) -> None:
+    """Raise if the batch ``x`` (N, ...) holds no examples."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one example (N >= 1), got shape {x.shape}")
+
+
+def upstream(dout: object, expected_shape: tuple) -> None:
+    """Check that a backward's ``dout`` is a float array shaped like the forward's output."""
+    float_array("dout", dout)
+    if dout.shape != tuple(expected_shape):
+        raise ValueError(
+            f"dout: expected the shape of the forward output, {tuple(expected_shape)}, "
+            f"got {dout.shape}"
+        )
+
+
 def dim_match(what: str, expected: int, got: int) -> None:
     """Raise if two sizes that must agree do not."""
     if expected != got:
@@ -83,10 +106,7 @@ def params(name: str, param: object, keys: Iterable[str]) -> None:
     if missing:
         raise KeyError(f"{name}: missing key(s) {missing}; expected keys {list(keys)}")
     for k in keys:
-        v = param[k]
-        low = 0 if k == "pad" else 1
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise ValueError(f"{name}['{k}']: expected an integer >= {low}, got {v!r}")
+        integer(f"{name}['{k}']", param[k], low=0 if k == "pad" else 1)
 
 
 def window_fits(what: str, size: int, window: int, stride: int, pad: int = 0) -> int:

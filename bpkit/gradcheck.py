@@ -2,8 +2,12 @@
 
 A centered difference :math:`(f(x + h) - f(x - h)) / 2h` has error :math:`O(h^2)`, against
 :math:`O(h)` for a one-sided one, so with ``h = 1e-5`` in float64 a correct analytic
-gradient usually agrees to a relative error below 1e-7. Every helper perturbs ``x`` in
-place, one entry at a time, and restores it afterwards, also when ``f`` raises.
+gradient usually agrees to a relative error below 1e-7. Every function here perturbs ``x``
+in place, one entry at a time, and restores it afterwards, also when ``f`` raises.
+
+Check in float64. In float32 (machine epsilon about 1e-7) rounding alone puts the error
+of a correct gradient near 1e-3 at this ``h``, so a float32 model is checked by casting
+its parameters and inputs to float64 first.
 """
 
 from __future__ import annotations

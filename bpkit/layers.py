@@ -39,6 +39,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
         ``(x, w, b)`` for :func:`affine_backward`.
     """
     _validate.float_array("x", x, min_ndim=1)
+    _validate.batch("x", x)
     _validate.float_array("w", w, ndim=2)
     _validate.float_array("b", b, ndim=1)
     _validate.dim_match(
@@ -76,6 +77,7 @@ def affine_backward(dout: np.ndarray, cache: tuple):
     :math:`dX = dout\, W^T`, :math:`dW = X^T dout`, :math:`db = \sum_n dout_n`.
     """
     x, w, b = cache
+    _validate.upstream(dout, (x.shape[0], w.shape[1]))
     # BEGIN SOLUTION
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
@@ -125,6 +127,7 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray):
     positive and is 0 where :math:`x \le 0` (the kink at 0 takes the subgradient 0).
     """
     x = cache
+    _validate.upstream(dout, x.shape)
     # BEGIN SOLUTION
     dx = dout * (x > 0)
     # END SOLUTION
@@ -155,6 +158,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
     :math:`\partial L / \partial x_{ic} = (p_{ic} - \mathbb{1}[c = y_i]) / N`.
     """
     _validate.float_array("x", x, ndim=2)
+    _validate.batch("x", x)
     _validate.finite("x", x)
     _validate.labels("y", y, x.shape[0], x.shape[1])
     # BEGIN SOLUTION
@@ -191,6 +195,7 @@ def svm_loss(x: np.ndarray, y: np.ndarray):
     :math:`1/N` from :math:`dx_{i y_i}`.
     """
     _validate.float_array("x", x, ndim=2)
+    _validate.batch("x", x)
     _validate.finite("x", x)
     _validate.labels("y", y, x.shape[0], x.shape[1])
     n = x.shape[0]
@@ -287,6 +292,7 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple):
     Overlapping windows add up; the padding's gradient is cut off at the end.
     """
     x, w, b, conv_param = cache
+    _validate.upstream(dout, _conv_out_shape(x, w, conv_param))
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     hh, ww = w.shape[2:]
@@ -368,6 +374,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple):
     the same input, their gradients add up (``+=``, not ``=``).
     """
     x, pool_param = cache
+    _validate.upstream(dout, x.shape[:2] + _pool_out_shape(x, pool_param))
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     n, c = x.shape[:2]

@@ -22,8 +22,7 @@ from bpkit.layers import affine_backward, affine_forward, softmax_loss
 
 def _check_sizes(**sizes: int) -> None:
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        _validate.integer(name, value)
 
 
 def _check_scale(weight_scale: float, reg: float) -> None:

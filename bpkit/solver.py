@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from bpkit import optim
+from bpkit import _validate, optim
 
 RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
@@ -110,9 +110,7 @@ class Solver:
         self.print_every = options["print_every"]
         self.verbose = options["verbose"]
         for name in ("batch_size", "num_epochs", "print_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            _validate.integer(name, getattr(self, name))
         # Two independent streams from one seed: measuring accuracy on a random subset
         # must not shift the sequence of minibatches.
         batches, subsets = np.random.SeedSequence(options["seed"]).spawn(2)

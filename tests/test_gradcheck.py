@@ -1,4 +1,4 @@
-"""The gradient-check helpers, on functions whose derivatives are known in closed form."""
+"""The gradient-check functions, on functions whose derivatives are known in closed form."""
 
 import numpy as np
 import pytest

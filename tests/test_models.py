@@ -44,7 +44,7 @@ def test_convnet_parameter_shapes_and_dtype():
         ({"input_dim": (1, 7, 8)}, "expected even H and W for the 2x2 pool, got 7x8"),
         ({"input_dim": (8, 8)}, r"input_dim: expected \(C, H, W\)"),
         ({"dtype": np.int32}, "dtype: expected a floating-point dtype, got int32"),
-        ({"num_filters": 0}, "num_filters: expected a positive integer, got 0"),
+        ({"num_filters": 0}, "num_filters: expected an integer >= 1, got 0"),
         ({"reg": -1.0}, "reg: expected a number >= 0"),
     ],
 )
@@ -54,7 +54,7 @@ def test_convnet_rejects_bad_configuration(kwargs, pattern):
 
 
 def test_two_layer_net_rejects_bad_sizes():
-    with pytest.raises(ValueError, match="hidden_dim: expected a positive integer, got -3"):
+    with pytest.raises(ValueError, match="hidden_dim: expected an integer >= 1, got -3"):
         TwoLayerNet(64, -3, 10)
     with pytest.raises(ValueError, match="weight_scale: expected a positive number"):
         TwoLayerNet(64, 10, 10, weight_scale=0.0)

@@ -129,8 +129,8 @@ def test_verbose_progress_bar_runs(capsys):
     [
         ({"learning_rate": 1e-3}, ValueError, r"unrecognized option\(s\) \['learning_rate'\]"),
         ({"update_rule": "adagrad"}, ValueError, r"update_rule: expected one of .*got 'adagrad'"),
-        ({"batch_size": 0}, ValueError, r"batch_size: expected a positive integer, got 0"),
-        ({"num_epochs": 2.5}, ValueError, r"num_epochs: expected a positive integer, got 2.5"),
+        ({"batch_size": 0}, ValueError, r"batch_size: expected an integer >= 1, got 0"),
+        ({"num_epochs": 2.5}, ValueError, r"num_epochs: expected an integer >= 1, got 2.5"),
     ],
 )
 def test_bad_options_are_named(kwargs, error, pattern):

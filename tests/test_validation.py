@@ -137,6 +137,45 @@ POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
             TypeError,
             r"x: expected a numpy array, got list",
         ),
+        # an upstream gradient that does not match the forward output
+        (
+            lambda: layers.affine_backward(
+                np.zeros((2, 4)), (np.zeros((2, 3)), np.zeros((3, 5)), np.zeros(5))
+            ),
+            ValueError,
+            r"dout: expected the shape of the forward output, \(2, 5\), got \(2, 4\)",
+        ),
+        (
+            lambda: layers.relu_backward(np.ones(4), np.zeros((3, 4))),
+            ValueError,
+            r"dout: expected the shape of the forward output, \(3, 4\), got \(4,\)",
+        ),
+        (
+            lambda: layers.conv_backward_naive(np.zeros((2, 4, 5, 6)), (X4, W4, B4, CONV)),
+            ValueError,
+            r"dout: expected the shape of the forward output, \(2, 4, 6, 6\), got \(2, 4, 5, 6\)",
+        ),
+        (
+            lambda: layers.max_pool_backward_naive(np.zeros((2, 3, 2, 3)), (X4, POOL)),
+            ValueError,
+            r"dout: expected the shape of the forward output, \(2, 3, 3, 3\), got \(2, 3, 2, 3\)",
+        ),
+        (
+            lambda: layers.relu_backward(np.ones((3, 4), int), np.zeros((3, 4))),
+            TypeError,
+            r"dout: expected a floating-point array",
+        ),
+        # an empty batch
+        (
+            lambda: layers.affine_forward(np.zeros((0, 4)), np.zeros((4, 3)), np.zeros(3)),
+            ValueError,
+            r"x: expected at least one example \(N >= 1\), got shape \(0, 4\)",
+        ),
+        (
+            lambda: layers.softmax_loss(np.zeros((0, 4)), np.zeros(0, int)),
+            ValueError,
+            r"x: expected at least one example",
+        ),
         (
             lambda: optim.sgd(np.zeros(3), np.zeros(4)),
             ValueError,
