@@ -57,6 +57,82 @@ def test_marker_errors_name_the_file_and_line(text, line, words):
     assert words in info.value.message
 
 
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# BEGIN_SOLUTION",
+        "# BEGIN SOLUTIONS",
+        "## BEGIN SOLUTION",
+        "# END_SOLUTION",
+        "#  END  SOLUTION",
+        "# BEGIN SOLUTION here",
+        "# begin the solution",
+        "# ENDSOLUTION",
+        "# --- BEGIN SOLUTION ---",
+        "# solution: begin",
+    ],
+)
+def test_a_near_miss_marker_in_a_module_stops_it_naming_the_line(comment):
+    # Missed as a marker, the line would leave the solution below it unmarked: it would ship.
+    text = (
+        f"def affine_forward(x):\n    {comment}\n    out = x\n    # END SOLUTION\n    return out\n"
+    )
+    with pytest.raises(MarkerError) as info:
+        markers.module_regions(text, "bpkit/layers.py", "bpkit.layers")
+    assert info.value.where == "bpkit/layers.py:2"
+    assert "malformed solution marker" in info.value.message
+    assert repr(comment) in info.value.message
+
+
+def test_a_near_miss_in_a_trailing_comment_is_refused_too():
+    text = "def affine_forward(x):\n    out = x  # BEGIN SOLUTION\n    return out\n"
+    with pytest.raises(MarkerError, match=r"bpkit/layers\.py:2: .*alone on its line"):
+        markers.module_regions(text, "bpkit/layers.py", "bpkit.layers")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# The solution depends on the stride.",
+        "# appended to the solution list",
+        "x = 'BEGIN SOLUTION'",
+        "# BEGIN",
+        "# no markers here",
+    ],
+)
+def test_lines_that_only_mention_solutions_are_not_markers(line):
+    text = f'"""Doc.\n\n# BEGIN SOLUTION in a docstring is text.\n"""\n{line}\n'
+    assert markers.module_regions(text, "bpkit/layers.py", "bpkit.layers") == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [
+        ("code", "## BEGIN SOLUTION"),
+        ("code", "    # BEGIN SOLUTIONS"),
+        ("code", "# end_solution"),
+        ("markdown", "# BEGIN SOLUTION"),
+        ("markdown", "<!-- BEGIN SOLUTIONS -->"),
+        ("markdown", "<!--BEGIN SOLUTION-->"),
+        ("markdown", "**End of solution**"),
+        ("markdown", "<!-- END SOLUTION --> and more"),
+    ],
+)
+def test_a_near_miss_in_a_notebook_cell_names_cell_and_line(kind, line):
+    def cell_where(i):
+        return f"nb.ipynb, cell 3, line {i + 1}"
+
+    with pytest.raises(MarkerError) as info:
+        markers.cell_regions(f"text\n{line}\nmore", kind, cell_where)
+    assert info.value.where == "nb.ipynb, cell 3, line 2"
+    assert "malformed solution marker" in info.value.message
+
+
+def test_a_markdown_cell_may_mention_solutions_without_begin_or_end():
+    text = "Compare your solution with the numbers below; the depend-on-it part."
+    assert markers.cell_regions(text, "markdown", str) == []
+
+
 def test_nested_error_also_names_the_open_region():
     with pytest.raises(MarkerError, match=r"f\.py:3: nested .* opened at f\.py:1"):
         regions("# BEGIN SOLUTION\nx = 1\n# BEGIN SOLUTION\n# END SOLUTION\n# END SOLUTION\n")

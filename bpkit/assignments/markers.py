@@ -3,7 +3,9 @@
 A solution region is the block of lines between two marker lines, ``# BEGIN SOLUTION`` and
 ``# END SOLUTION`` in Python code (modules and notebook code cells), or
 ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` in notebook markdown cells. The two
-markers of a region share one indentation, and regions never nest.
+markers of a region share one indentation, and regions never nest. A comment or markdown
+line that says SOLUTION together with BEGIN or END but is not exactly a marker is an error,
+never silently plain text: a mistyped marker would ship the solution it was meant to hide.
 
 In a module, a region belongs to the exercise whose target (a function or method named in
 :mod:`bpkit.assignments.exercises`) encloses it. In the student edition the region of a
@@ -35,9 +37,11 @@ CELL_TODO = "# TODO: write this part yourself, then run the cell."
 CELL_RAISE = 'raise NotImplementedError("this cell is not filled in yet: replace the TODO")'
 MARKDOWN_ANSWER = "*Your answer here.*"
 
-# A comment that looks like a marker but is not one exactly (or is the other kind's marker):
-# better to stop than to ship a solution that a typo kept out of its region.
-_NEAR_MISS = re.compile(r"^(#|<!--)\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
+# A line that says SOLUTION together with BEGIN or END but is not exactly a marker is taken
+# for a mistyped one (``# BEGIN_SOLUTION``, ``## BEGIN SOLUTION``, ``# END SOLUTIONS``): better
+# to stop than to ship the solution that the typo left outside every region. BEGIN and END
+# count when no letter comes before them, so "depends on the solution" is still prose.
+_BEGIN_OR_END = re.compile(r"(?<![a-z])(begin|end)", re.IGNORECASE)
 
 
 class MarkerError(ValueError):
@@ -79,6 +83,21 @@ class OwnedRegion:
     qualname: str
 
 
+def looks_like_marker(text: str) -> bool:
+    """Whether a line mentions SOLUTION (any case) together with BEGIN or END."""
+    return "solution" in text.lower() and _BEGIN_OR_END.search(text) is not None
+
+
+def _near_miss(where: str, text: str, markers: tuple[str, str]) -> MarkerError:
+    begin_text, end_text = markers
+    return MarkerError(
+        where,
+        f"malformed solution marker {text!r}; expected exactly {begin_text!r} or "
+        f"{end_text!r} alone on its line (a comment or markdown line that says SOLUTION with "
+        "BEGIN or END is taken for a mistyped marker: fix it or reword it)",
+    )
+
+
 def find_regions(
     lines: Sequence[str],
     markers: tuple[str, str],
@@ -99,6 +118,10 @@ def find_regions(
         Indices of the lines that may hold a marker (for modules: the comment-only lines,
         so that marker text inside a docstring is ignored). All lines when None.
 
+    Among the candidates, a line that :func:`looks_like_marker` but is not exactly one is
+    an error: any line with :data:`MARKDOWN` markers, a line starting with ``#`` or
+    ``<!--`` with :data:`PYTHON` markers (so code that merely holds the words is left alone).
+
     Returns
     -------
     list of Region
@@ -118,12 +141,9 @@ def find_regions(
         line = lines[i]
         text = line.strip()
         if text not in (begin_text, end_text):
-            if _NEAR_MISS.match(text):
-                raise MarkerError(
-                    where(i),
-                    f"malformed solution marker {text!r}; expected exactly {begin_text!r} "
-                    f"or {end_text!r} alone on its line",
-                )
+            comment = markers == MARKDOWN or text.startswith(("#", "<!--"))
+            if comment and looks_like_marker(text):
+                raise _near_miss(where(i), text, markers)
             continue
         indent = line[: len(line) - len(line.lstrip())]
         if text == begin_text:
@@ -154,12 +174,20 @@ def find_regions(
 
 
 def _comment_lines(text: str, path: str) -> set[int]:
-    """0-based indices of the lines of a module that hold nothing but a comment."""
+    """0-based indices of the lines of a module that hold nothing but a comment.
+
+    A comment after code that :func:`looks_like_marker` is an error: a marker there would
+    not be seen, and the solution below it would ship.
+    """
     found = set()
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT and not tok.line[: tok.start[1]].strip():
+            if tok.type != tokenize.COMMENT:
+                continue
+            if not tok.line[: tok.start[1]].strip():
                 found.add(tok.start[0] - 1)
+            elif looks_like_marker(tok.string):
+                raise _near_miss(f"{path}:{tok.start[0]}", tok.line.strip(), PYTHON)
     except (tokenize.TokenError, SyntaxError) as exc:
         raise MarkerError(f"{path}:1", f"cannot tokenize the file: {exc}") from None
     return found
