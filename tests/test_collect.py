@@ -1,13 +1,14 @@
 """``bpkit collect``: exactly the handed-in files, a deterministic zip, clear errors outside."""
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from bpkit import cli
-from bpkit.assignments import collect, release
+from bpkit.assignments import collect, exercises, release
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,6 +62,15 @@ def test_zip_holds_exactly_the_handed_in_files(edition):
         assert zf.read("bpkit/layers.py") == (edition / "bpkit" / "layers.py").read_bytes()
 
 
+def test_pack_says_what_it_packed_and_where(edition, tmp_path):
+    packed = collect.pack(edition / "notebooks", tmp_path / "out.zip")
+    assert packed.target == tmp_path / "out.zip"
+    assert packed.root == edition.resolve()
+    with zipfile.ZipFile(packed.target) as zf:
+        assert list(packed.files) == zf.namelist() == collect.submitted_files(edition)
+    assert collect.collect(edition, tmp_path / "again.zip") == tmp_path / "again.zip"
+
+
 def test_zip_is_deterministic(edition, tmp_path):
     first = collect.collect(edition, tmp_path / "a.zip").read_bytes()
     for rel in collect.submitted_files(edition):
@@ -92,3 +102,12 @@ def test_command_line_reports_files_and_unfinished_exercises(edition, capsys):
     assert "still not implemented: affine, sgd" in out
     assert cli.main(["collect", "--edition", str(edition.parent)]) == 2
     assert "bpkit collect: error: no student edition found" in capsys.readouterr().err
+
+
+def test_unfinished_exercises_are_read_with_the_registry_pattern(edition, monkeypatch):
+    layers = edition / "bpkit" / "layers.py"
+    layers.write_text('def f():\n    raise NotImplementedError("relu/relu_forward todo")\n')
+    monkeypatch.setattr(
+        exercises, "STUB_MESSAGE", re.compile(r"(?P<exercise>\w+)/(?P<qualname>[\w.]+) todo")
+    )
+    assert collect.unfinished(edition, ["bpkit/layers.py", "bpkit/optim.py"]) == ["relu"]

@@ -5,6 +5,7 @@ usual way, and checks that the failure names the likely cause and shows the numb
 """
 
 import importlib.util
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from bpkit import layers
-from bpkit.assignments import diagnose
+from bpkit.assignments import diagnose, exercises
 
 PUBLIC = Path(__file__).resolve().parent / "exercises"
 
@@ -286,6 +287,14 @@ def test_a_stub_is_reported_as_its_exercise():
     assert report.longrepr.startswith(
         "exercise adam is not implemented yet: adam in bpkit/optim.py still raises"
     )
+
+
+def test_the_report_reads_the_stub_with_the_registry_pattern(monkeypatch):
+    monkeypatch.setattr(
+        exercises, "STUB_MESSAGE", re.compile(r"(?P<exercise>\w+)/(?P<qualname>[\w.]+) todo")
+    )
+    report = report_for(NotImplementedError("sgd/sgd todo"))
+    assert report.longrepr.startswith("exercise sgd is not implemented yet: sgd in bpkit/optim.py")
 
 
 def test_a_missing_return_gets_a_likely_cause():

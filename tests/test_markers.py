@@ -1,11 +1,12 @@
 """Finding solution regions: pairing, errors with file and line, and whose region it is."""
 
+import re
 import textwrap
 
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from bpkit.assignments import markers
+from bpkit.assignments import exercises, markers
 from bpkit.assignments.markers import MarkerError
 
 
@@ -231,3 +232,36 @@ def test_markdown_markers_and_wrong_kind_in_a_cell():
     unclosed = new_code_cell("x = 1\n# BEGIN SOLUTION\ny = 2")
     with pytest.raises(MarkerError, match=r"nb\.ipynb, cell 2, line 2: .* never closed"):
         markers.cell_regions(unclosed.source, "code", cell_where)
+
+
+@pytest.fixture
+def other_stub_spelling(monkeypatch):
+    """Give the registry another stub message, to see who follows it."""
+    monkeypatch.setattr(exercises, "stub_message", lambda name, qualname: f"{name}/{qualname} todo")
+    monkeypatch.setattr(
+        exercises, "STUB_MESSAGE", re.compile(r"(?P<exercise>\w+)/(?P<qualname>[\w.]+) todo")
+    )
+
+
+def test_stubs_are_written_and_filled_with_the_registry_message(other_stub_spelling):
+    text = module(
+        """\
+        def affine_forward(x):
+            # BEGIN SOLUTION
+            out = x
+            # END SOLUTION
+            return out
+        """
+    )
+    stubbed = markers.render_module(text, "bpkit/layers.py", "bpkit.layers", {"affine"})
+    assert '    raise NotImplementedError("affine/affine_forward todo")' in stubbed.split("\n")
+    filled = markers.fill_module(stubbed, text, "bpkit/layers.py", "bpkit.layers", {"affine"})
+    assert filled == markers.render_module(text, "bpkit/layers.py", "bpkit.layers", ())
+
+
+def test_the_registry_pattern_reads_back_every_stub_message():
+    for ex in exercises.EXERCISES:
+        for target in ex.targets:
+            found = exercises.STUB_MESSAGE.fullmatch(exercises.stub_message(ex.name, target))
+            assert found is not None, (ex.name, target)
+            assert (found["exercise"], found["qualname"]) == (ex.name, target)

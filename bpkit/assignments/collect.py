@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bpkit.assignments import exercises
@@ -22,14 +22,11 @@ MANIFEST = "edition.json"
 ZIP_NAME = "submission.zip"
 
 # The modules that hold exercises, as paths relative to an edition's root.
-SUBMITTED_MODULES: tuple[str, ...] = tuple(
-    sorted({ex.module.replace(".", "/") + ".py" for ex in exercises.EXERCISES})
-)
+SUBMITTED_MODULES: tuple[str, ...] = exercises.MODULE_PATHS
 NOTEBOOK_DIR = "notebooks"
 
 # 1980-01-01, the earliest time a zip entry can hold: no clock reaches the bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-_STUB = re.compile(r'raise NotImplementedError\("(\w+): [\w.]+ is not implemented yet"\)')
 
 
 class CollectError(Exception):
@@ -95,7 +92,10 @@ def unfinished(root: Path, files: list[str]) -> list[str]:
     names = set()
     for rel in files:
         if rel.endswith(".py"):
-            names.update(_STUB.findall((root / rel).read_text(encoding="utf-8")))
+            for line in (root / rel).read_text(encoding="utf-8").splitlines():
+                found = exercises.STUB_MESSAGE.search(line)
+                if found and "raise NotImplementedError" in line:
+                    names.add(found["exercise"])
     return sorted(names)
 
 
@@ -110,7 +110,16 @@ def write_zip(root: Path, files: list[str], out: Path) -> None:
             zf.writestr(info, (root / rel).read_bytes())
 
 
-def collect(edition: str | Path = ".", out: str | Path | None = None) -> Path:
+@dataclass(frozen=True)
+class Packed:
+    """What :func:`pack` wrote: the zip, the edition's root and the files in the zip."""
+
+    target: Path
+    root: Path
+    files: tuple[str, ...]
+
+
+def pack(edition: str | Path = ".", out: str | Path | None = None) -> Packed:
     """Pack the handed-in files of the edition holding ``edition`` into a zip.
 
     Parameters
@@ -122,8 +131,8 @@ def collect(edition: str | Path = ".", out: str | Path | None = None) -> Path:
 
     Returns
     -------
-    Path
-        The zip written.
+    Packed
+        The zip written, the edition's root and the relative paths packed, sorted.
     """
     root = find_edition(edition)
     try:
@@ -133,7 +142,12 @@ def collect(edition: str | Path = ".", out: str | Path | None = None) -> Path:
     files = submitted_files(root)
     target = Path(out) if out is not None else root / ZIP_NAME
     write_zip(root, files, target)
-    return target
+    return Packed(target, root, tuple(files))
+
+
+def collect(edition: str | Path = ".", out: str | Path | None = None) -> Path:
+    """Like :func:`pack`, returning only the path of the zip written."""
+    return pack(edition, out).target
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,16 +168,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        target = collect(args.edition, args.output)
+        packed = pack(args.edition, args.output)
     except CollectError as exc:
         print(f"bpkit collect: error: {exc}", file=sys.stderr)
         return 2
-    root = find_edition(args.edition)
-    files = submitted_files(root)
-    print(f"wrote {target} with {len(files)} files:")
-    for rel in files:
+    print(f"wrote {packed.target} with {len(packed.files)} files:")
+    for rel in packed.files:
         print(f"  {rel}")
-    todo = unfinished(root, files)
+    todo = unfinished(packed.root, list(packed.files))
     if todo:
         print(f"note: still not implemented: {', '.join(todo)}")
     return 0

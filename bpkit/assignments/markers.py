@@ -276,12 +276,28 @@ def module_regions(text: str, path: str, module: str) -> list[OwnedRegion]:
     return owned
 
 
+_RAISE_OPEN, _RAISE_CLOSE = 'raise NotImplementedError("', '")'
+
+
 def stub_lines(indent: str, exercise: str, qualname: str) -> list[str]:
-    """The two lines that replace a released exercise's region."""
+    """The two lines that replace a released exercise's region.
+
+    The message is :func:`bpkit.assignments.exercises.stub_message`, the one spelling that
+    the public tests and ``bpkit collect`` read back.
+    """
+    message = exercises.stub_message(exercise, qualname)
     return [
         f"{indent}# TODO({exercise}): write this part of {qualname} (see its docstring).",
-        f'{indent}raise NotImplementedError("{exercise}: {qualname} is not implemented yet")',
+        f"{indent}{_RAISE_OPEN}{message}{_RAISE_CLOSE}",
     ]
+
+
+def _stub_in(line: str) -> re.Match | None:
+    """The message of a stub's ``raise`` line, matched by the registry's pattern, or None."""
+    text = line.strip()
+    if not (text.startswith(_RAISE_OPEN) and text.endswith(_RAISE_CLOSE)):
+        return None
+    return exercises.STUB_MESSAGE.fullmatch(text[len(_RAISE_OPEN) : -len(_RAISE_CLOSE)])
 
 
 def render_module(text: str, path: str, module: str, stubbed: Collection[str]) -> str:
@@ -318,12 +334,6 @@ def render_module(text: str, path: str, module: str, stubbed: Collection[str]) -
     return result
 
 
-_STUB_RAISE = re.compile(
-    r'^\s*raise NotImplementedError\("(?P<exercise>\w+): (?P<qualname>[\w.]+) is not '
-    r'implemented yet"\)\s*$'
-)
-
-
 def fill_module(
     edition_text: str, source_text: str, path: str, module: str, fill: Collection[str]
 ) -> str:
@@ -341,7 +351,7 @@ def fill_module(
     lines = edition_text.split("\n")
     out: list[str] = []
     for line in lines:
-        match = _STUB_RAISE.match(line)
+        match = _stub_in(line)
         if match and match["exercise"] in fill and pending.get(match["qualname"]):
             if out and out[-1].strip().startswith(f"# TODO({match['exercise']})"):
                 out.pop()

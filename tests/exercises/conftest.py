@@ -10,14 +10,11 @@ there (``raise NotImplementedError``) is reported as one short line naming the e
 from __future__ import annotations
 
 import importlib
-import re
 
 import numpy as np
 import pytest
 
 from bpkit.assignments import exercises
-
-_STUB = re.compile(r"^(?P<exercise>\w+): (?P<qualname>[\w.]+) is not implemented yet")
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +42,14 @@ def rng():
 
 
 def _not_implemented(item: pytest.Item, exc: BaseException) -> str:
-    found = _STUB.match(str(exc))
+    found = exercises.STUB_MESSAGE.fullmatch(str(exc))
     if found:
         name, qualname = found["exercise"], found["qualname"]
     else:
         marks = [m.name for m in item.iter_markers() if m.name != "parametrize"]
         name, qualname = (marks[0] if marks else "?"), "a function it needs"
     try:
-        where = " in " + exercises.get(name).module.replace(".", "/") + ".py"
+        where = " in " + exercises.get(name).path
     except KeyError:
         where = ""
     return (
