@@ -101,7 +101,7 @@ def parallel(task: Callable[[int, int], None], n_items: int, size: int) -> None:
             _executor.shutdown(wait=False)
         _executor = ThreadPoolExecutor(_threads - 1, thread_name_prefix="bpkit-fast")
         _executor_key = (os.getpid(), _threads)
-    n_chunks = min(n_items, CHUNKS_PER_THREAD * threads)
+    n_chunks = min(n_items, CHUNKS_PER_THREAD * threads, size // MIN_PART)
     bounds = [n_items * i // n_chunks for i in range(n_chunks + 1)]
     claim = itertools.count()  # next() on a count is atomic under the GIL
     lock, finished, errors = threading.Lock(), threading.Event(), []
