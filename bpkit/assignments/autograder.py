@@ -22,10 +22,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import bpkit
+from bpkit.assignments import collect
 from bpkit.assignments.sandbox import Limits
 
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 ROOT_VARIABLE = "BPKIT_AUTOGRADER_ROOT"
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -57,8 +56,14 @@ exit 0
 
 
 def _kit_files(source: Path) -> dict[str, bytes]:
-    """The bpkit source tree (reference code and hidden checks included) and its metadata."""
-    package = Path(bpkit.__file__).resolve().parent
+    """The bpkit source tree (reference code and hidden checks included) and its metadata.
+
+    Both come from ``source``, so the kit's code and its ``pyproject.toml`` are of one tree
+    even when ``source`` is not the checkout this process imported bpkit from.
+    """
+    package = source / "bpkit"
+    if not package.is_dir():
+        raise FileNotFoundError(f"{source}: no bpkit/ folder; expected the repository root")
     files = {}
     for path in sorted(package.rglob("*")):
         rel = path.relative_to(package)
@@ -98,7 +103,8 @@ def build(
     edition : path, optional
         A pristine student edition; by default one is built with ``bpkit release``.
     source : path, optional
-        The repository root (``pyproject.toml``, ``bpkit/``); default: the one above bpkit.
+        The repository root (``pyproject.toml``, ``bpkit/``, ``notebooks/``); default: the
+        checkout the imported bpkit belongs to (:func:`release.default_source`).
     limits : Limits, optional
         Per-call timeout and memory for ``run_autograder``.
 
@@ -107,12 +113,12 @@ def build(
     Path
         ``out_zip``.
     """
+    from bpkit.assignments import release
+
     limits = limits or Limits()
-    root = Path(source) if source is not None else Path(bpkit.__file__).resolve().parent.parent
+    root = Path(source).resolve() if source is not None else release.default_source()
     with tempfile.TemporaryDirectory(prefix="bpkit-autograder-") as tmp:
         if edition is None:
-            from bpkit.assignments import release
-
             edition = release.build(Path(tmp) / "edition", source=root)
         files = {**_kit_files(root), **_edition_files(Path(edition))}
     scripts = {
@@ -122,17 +128,10 @@ def build(
     out = Path(out_zip)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in scripts.items():
-            _add(zf, name, text.encode(), 0o755)
+            collect.zip_entry(zf, name, text.encode(), 0o755)
         for name, data in sorted(files.items()):
-            _add(zf, name, data, 0o644)
+            collect.zip_entry(zf, name, data)
     return out
-
-
-def _add(zf: zipfile.ZipFile, name: str, data: bytes, mode: int) -> None:
-    info = zipfile.ZipInfo(name, _ZIP_TIME)
-    info.external_attr = (0o100000 | mode) << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    zf.writestr(info, data)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

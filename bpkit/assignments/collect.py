@@ -99,15 +99,24 @@ def unfinished(root: Path, files: list[str]) -> list[str]:
     return sorted(names)
 
 
+def zip_entry(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    """Add one entry whose bytes depend on nothing but ``name``, ``data`` and ``mode``.
+
+    Fixed timestamp, deflated, and a Unix regular-file ``mode`` (``0o755`` for a script);
+    ``bpkit autograder`` writes its zip with this too.
+    """
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # Unix, so the mode below is read the same everywhere
+    info.external_attr = (0o100000 | mode) << 16
+    zf.writestr(info, data)
+
+
 def write_zip(root: Path, files: list[str], out: Path) -> None:
     """Write ``files`` (relative to ``root``) to the zip ``out``, deterministically."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for rel in sorted(files):
-            info = zipfile.ZipInfo(rel, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, so the mode below is read the same everywhere
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, (root / rel).read_bytes())
+            zip_entry(zf, rel, (root / rel).read_bytes())
 
 
 @dataclass(frozen=True)
