@@ -140,6 +140,53 @@ def test_an_output_folder_inside_the_source_is_refused(tmp_path):
         release.build(source / "bpkit" / "student", source=source)
 
 
+@pytest.mark.parametrize("where", ["parent", "same"])
+def test_overwrite_never_deletes_a_folder_that_holds_the_source(tmp_path, where):
+    source = copy_source_with_notebook(tmp_path / "course" / "src")
+    out = source.parent if where == "parent" else source
+    (out / collect.MANIFEST).write_text("{}\n")  # as if an edition had been written there
+    with pytest.raises(release.ReleaseError, match=r"holds the source .*delete the source"):
+        release.build(out, source=source, overwrite=True)
+    assert (source / "bpkit" / "layers.py").is_file()
+    assert (source / "notebooks" / "lab.ipynb").is_file()
+
+
+def test_write_edition_says_what_it_released_and_wrote(tmp_path, capsys):
+    edition = release.write_edition(tmp_path / "student", ["adam", "affine"], source=REPO)
+    assert edition.path == (tmp_path / "student").resolve()
+    assert edition.released == ("affine", "adam")
+    assert list(edition.files) == list(tree(edition.path))
+    assert "bpkit/layers.py" in edition.files and "edition.json" in edition.files
+    argv = ["release", str(tmp_path / "cli"), "--source", str(REPO), "--exercises", "adam"]
+    assert cli.main(argv) == 0
+    count = len(tree(tmp_path / "cli"))
+    assert f"wrote the student edition to {tmp_path / 'cli'} ({count} files)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_notebook_regions_are_stubbed_whatever_exercises_says(tmp_path, capsys):
+    source = copy_source_with_notebook(tmp_path / "src")
+    edition = release.build(tmp_path / "student", ["sgd"], source=source)
+    cells = json.loads((edition / "notebooks" / "lab.ipynb").read_text(encoding="utf-8"))["cells"]
+    assert "Because." not in "".join(cells[0]["source"])
+    assert "lr = 1e-3" not in "".join(cells[1]["source"])
+    with pytest.raises(SystemExit):
+        cli.main(["release", "--help"])
+    assert "stubbed in every release" in " ".join(capsys.readouterr().out.split())
+    assert "stubbed in every release" in " ".join(release.__doc__.split())
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]]
+)
+def test_ruff_is_clean_in_a_fresh_edition(edition, args):
+    # The stubs leave names undefined and imports unused; the edition's own ruff settings
+    # say so, and keep the repository's line length for `ruff format`.
+    done = run_in(edition, "-m", "ruff", *args, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
 def test_the_default_source_must_be_a_checkout(monkeypatch, tmp_path):
     (tmp_path / "bpkit").mkdir()
     monkeypatch.setattr(bpkit, "__file__", str(tmp_path / "bpkit" / "__init__.py"))

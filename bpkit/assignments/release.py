@@ -7,6 +7,9 @@ The edition is a self-contained folder a student installs with ``pip install -e 
   their reference code. Grading code and hidden checks are never in :data:`SHIP`.
 - ``notebooks/``: every ``*.ipynb`` with code regions stubbed and markdown answers blanked
   (stored outputs kept, the student compares against them), and the nbval sanitizer files.
+  Notebook regions are stubbed in every release, whatever ``--exercises`` says: notebook
+  cells are course work, not graded exercises (the grader reads only the modules), so no
+  notebook region belongs to an exercise and none keeps its reference text.
 - ``tests/exercises/``: the public tests.
 - ``README.md``, ``pyproject.toml``, ``environment.yml``, ``edition.json``
   (:mod:`bpkit.assignments.student_files`).
@@ -24,11 +27,17 @@ import json
 import shutil
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser ships as the tomli package
+    import tomli as tomllib
+
 import bpkit
-from bpkit.assignments import collect, markers, student_files
+from bpkit.assignments import collect, markers, nbfiles, student_files
 from bpkit.assignments import exercises as registry
 
 # Package files that ship, as /-separated patterns matched part by part from the source root.
@@ -138,7 +147,7 @@ def package(source: Path, released: list[str], files: Files) -> None:
         files[rel] = data
     for name in released:
         ex = registry.get(name)
-        rel = ex.module.replace(".", "/") + ".py"
+        rel = ex.path
         if ex.module not in found:
             raise ReleaseError(f"exercise {name}: its module {rel} is not in the source")
         have = {o.qualname for o in found[ex.module] if o.exercise == name}
@@ -150,36 +159,12 @@ def package(source: Path, released: list[str], files: Files) -> None:
                 )
 
 
-def notebook_json(nb: dict) -> bytes:
-    """Notebook JSON written one way only: nbformat's layout (indent 1, sorted keys)."""
-    return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _source_text(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
-def map_cells(raw: bytes, rel: str, change: Callable[[str, str, Callable], str]) -> dict:
-    """Parse a notebook and pass each code and markdown cell's text through ``change``."""
-    try:
-        nb = json.loads(raw.decode("utf-8"))
-    except ValueError as exc:
-        raise ReleaseError(f"{rel}: not a valid notebook ({exc})") from None
-    for index, cell in enumerate(nb.get("cells", []), start=1):
-        if cell.get("cell_type") not in ("code", "markdown"):
-            continue
-
-        def where(i: int, index: int = index) -> str:
-            return f"{rel}, cell {index}, line {i + 1}"
-
-        text = change(_source_text(cell), cell["cell_type"], where)
-        cell["source"] = text.splitlines(keepends=True)
-    return nb
-
-
 def notebooks(source: Path, released: list[str], files: Files) -> None:
-    """Ship the notebooks with regions stubbed or blanked, and the nbval sanitizer files."""
+    """Ship the notebooks with regions stubbed or blanked, and the nbval sanitizer files.
+
+    Every region is stubbed or blanked and ``released`` is not read: notebook cells are
+    course work, not graded exercises, so none of them belongs to an exercise.
+    """
     if not (source / "notebooks").is_dir():
         return
     for rel in _walk(source, "notebooks"):
@@ -187,7 +172,10 @@ def notebooks(source: Path, released: list[str], files: Files) -> None:
             continue
         raw = (source / rel).read_bytes()
         if rel.endswith(".ipynb"):
-            raw = notebook_json(map_cells(raw, rel, markers.render_cell))
+            try:
+                raw = nbfiles.render(raw, rel)
+            except nbfiles.NotebookError as exc:
+                raise ReleaseError(str(exc)) from None
         files[rel] = raw
 
 
@@ -204,17 +192,14 @@ def public_tests(source: Path, released: list[str], files: Files) -> None:
 
 def project_files(source: Path, released: list[str], files: Files) -> None:
     """README, pyproject.toml, environment.yml and the edition manifest."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10; students never release, instructors use 3.11+
-        raise ReleaseError("bpkit release: expected Python 3.11 or newer (tomllib)") from None
     project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
     shipped_notebooks = sorted(rel for rel in files if rel.startswith("notebooks/"))
     submitted = sorted(rel for rel in files if collect.is_submitted(rel))
+    stubbed = sorted({registry.get(name).path for name in released})
     version = project["project"]["version"]
     texts = {
         "README.md": student_files.readme(released, shipped_notebooks, submitted),
-        "pyproject.toml": student_files.pyproject(project),
+        "pyproject.toml": student_files.pyproject(project, stubbed),
         "environment.yml": student_files.environment_yml(project),
         collect.MANIFEST: student_files.manifest(released, version, submitted),
     }
@@ -241,8 +226,15 @@ def render(source: Path, released: list[str]) -> Files:
 
 
 def _prepare(out: Path, source: Path, overwrite: bool) -> None:
+    # Checked before anything else: --overwrite empties ``out``, which must never take the
+    # source with it, even when an earlier edition's manifest sits next to the source.
+    if out == source or out in source.parents:
+        raise ReleaseError(
+            f"{out}: holds the source {source}; expected a folder outside the source "
+            "(replacing it would delete the source)"
+        )
     for folder in ("bpkit", "notebooks", "tests"):
-        if out == source or (source / folder) in (out, *out.parents):
+        if (source / folder) in (out, *out.parents):
             raise ReleaseError(f"{out}: expected a folder outside the source's {folder}/")
     if out.exists() and any(out.iterdir()):
         if not (overwrite and (out / collect.MANIFEST).is_file()):
@@ -253,13 +245,25 @@ def _prepare(out: Path, source: Path, overwrite: bool) -> None:
         shutil.rmtree(out)
 
 
+@dataclass(frozen=True)
+class Edition:
+    """What :func:`write_edition` wrote: the folder (resolved), the exercises released as
+    stubs (registry order) and every file written (relative to ``path``, sorted)."""
+
+    path: Path
+    released: tuple[str, ...]
+    files: tuple[str, ...]
+
+
 def build(
     out_dir: str | Path,
     exercises: Iterable[str] | None = None,
     source: str | Path | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write the student edition.
+    """Write the student edition and return its folder.
+
+    The same as :func:`write_edition`, which also says what it released and wrote.
 
     Parameters
     ----------
@@ -268,7 +272,7 @@ def build(
         ``overwrite`` is set).
     exercises : iterable of str, optional
         The exercises to release as stubs; all of them when None. The others keep their
-        reference code.
+        reference code. Notebook regions are stubbed whatever this says.
     source : path, optional
         The repository root holding ``bpkit/``, ``notebooks/`` and ``tests/``; by default
         the one above the imported ``bpkit``.
@@ -284,8 +288,19 @@ def build(
     ------
     ReleaseError
         On an unknown exercise, a marker problem (``file:line``), a package file in neither
-        the ship list nor the tooling folder, or a missing module or public test file.
+        the ship list nor the tooling folder, a missing module or public test file, or an
+        ``out_dir`` that is, or holds, the source.
     """
+    return write_edition(out_dir, exercises, source, overwrite).path
+
+
+def write_edition(
+    out_dir: str | Path,
+    exercises: Iterable[str] | None = None,
+    source: str | Path | None = None,
+    overwrite: bool = False,
+) -> Edition:
+    """Write the student edition; parameters and errors as in :func:`build`."""
     root = Path(source).resolve() if source is not None else default_source()
     out = Path(out_dir).resolve()
     released = selected(exercises)
@@ -298,7 +313,7 @@ def build(
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return out
+    return Edition(out, tuple(released), tuple(files))
 
 
 def fill_stubs(
@@ -329,40 +344,21 @@ def fill_stubs(
             f"exercises {not_released} are not stubs in {edition}; expected some of {released}"
         )
     try:
-        for rel in sorted({exercises_module(name) for name in fill}):
+        for rel, module in sorted({(registry.get(n).path, registry.get(n).module) for n in fill}):
             path = edition / rel
             text = markers.fill_module(
                 path.read_text(encoding="utf-8"),
                 (root / rel).read_text(encoding="utf-8"),
                 rel,
-                rel[: -len(".py")].replace("/", "."),
+                module,
                 fill,
             )
             path.write_text(text, encoding="utf-8")
         if exercises is None:
             for path in sorted((edition / "notebooks").glob("*.ipynb")):
-                _fill_notebook(path, root / "notebooks" / path.name, f"notebooks/{path.name}")
-    except markers.MarkerError as exc:
+                nbfiles.fill(path, root / "notebooks" / path.name, f"notebooks/{path.name}")
+    except (markers.MarkerError, nbfiles.NotebookError) as exc:
         raise ReleaseError(str(exc)) from None
-
-
-def exercises_module(name: str) -> str:
-    """Path of the module that holds an exercise, relative to the root."""
-    return registry.get(name).module.replace(".", "/") + ".py"
-
-
-def _fill_notebook(path: Path, source_path: Path, rel: str) -> None:
-    """Give every stubbed or blanked cell of an edition notebook its reference text back."""
-    filled = map_cells(source_path.read_bytes(), rel, markers.strip_cell)
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    cells, reference = nb.get("cells", []), filled.get("cells", [])
-    if [c.get("cell_type") for c in cells] != [c.get("cell_type") for c in reference]:
-        raise ReleaseError(f"{rel}: the cells differ from the source notebook's; cannot fill")
-    stubs = (markers.CELL_RAISE, markers.MARKDOWN_ANSWER)
-    for cell, ref in zip(cells, reference, strict=True):
-        if any(stub in _source_text(cell) for stub in stubs):
-            cell["source"] = ref["source"]
-    path.write_bytes(notebook_json(nb))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -372,7 +368,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="NAME",
         help="exercises to release as stubs (names or comma-separated lists; default: all): "
-        + ", ".join(ex.name for ex in registry.EXERCISES),
+        + ", ".join(ex.name for ex in registry.EXERCISES)
+        + ". Notebook solution regions are course work, not exercises: they are stubbed in "
+        "every release whatever this says.",
     )
     parser.add_argument(
         "--source", metavar="ROOT", help="repository root (default: the one above bpkit)"
@@ -387,14 +385,12 @@ def run(args: argparse.Namespace) -> int:
     if args.exercises:
         names = [n for arg in args.exercises for n in arg.split(",") if n]
     try:
-        out = build(args.out_dir, names, args.source, overwrite=args.overwrite)
+        edition = write_edition(args.out_dir, names, args.source, overwrite=args.overwrite)
     except ReleaseError as exc:
         print(f"bpkit release: error: {exc}", file=sys.stderr)
         return 2
-    released = selected(names)
-    kept = [ex.name for ex in registry.EXERCISES if ex.name not in released]
-    count = sum(1 for p in out.rglob("*") if p.is_file())
-    print(f"wrote the student edition to {out} ({count} files)")
-    print(f"  stubs for: {', '.join(released)}")
+    kept = [ex.name for ex in registry.EXERCISES if ex.name not in edition.released]
+    print(f"wrote the student edition to {edition.path} ({len(edition.files)} files)")
+    print(f"  stubs for: {', '.join(edition.released)}")
     print(f"  reference code kept for: {', '.join(kept) or 'none'}")
     return 0

@@ -1,7 +1,7 @@
 """The files a student edition gets that the repository does not have as such.
 
 ``README.md`` (set up, self-check, notebooks, hand in), ``pyproject.toml`` (the repository's
-dependencies and test tools, pytest markers generated from the exercise registry),
+dependencies, test tools and ruff settings, pytest markers generated from the exercise registry),
 ``environment.yml`` for conda users and ``edition.json``, the manifest that tells
 ``bpkit collect`` it is running inside an edition. Every function returns text and reads no
 clock, so the same input gives the same bytes.
@@ -10,11 +10,16 @@ clock, so the same input gives the same bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from bpkit.assignments import exercises
 
 SANITIZE_FILE = "notebooks/nbval_sanitize.cfg"
+# Ruff rules a stubbed module breaks until the student writes the code: the given `return`
+# names values the region used to compute (F821), locals and imports are set up for code
+# that is not there yet (F841, F401; `ruff check --fix` would even delete those imports).
+STUB_IGNORES = ("F401", "F821", "F841")
 
 
 def _toml_str(value: str) -> str:
@@ -28,6 +33,57 @@ def _toml_list(values: Sequence[str], indent: str = "    ") -> str:
     return "[\n" + "".join(f"{indent}{_toml_str(v)},\n" for v in values) + "]"
 
 
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"pyproject value: expected a string, number, bool or list, got {value!r}")
+
+
+def _toml_tables(name: str, table: dict) -> list[str]:
+    """``[name]`` with the plain keys of ``table``, then its sub-tables, recursively."""
+    out = ["", f"[{name}]"]
+    out += [
+        f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)
+    ]
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out += _toml_tables(f"{name}.{_toml_key(key)}", value)
+    return out
+
+
+def ruff_settings(project: dict, stubbed: Sequence[str]) -> list[str]:
+    """The repository's ruff settings, and :data:`STUB_IGNORES` for the stubbed modules.
+
+    Without settings of its own, ruff in the edition would apply its defaults and a
+    student's ``ruff format`` would rewrap every file.
+    """
+    ruff = dict(project.get("tool", {}).get("ruff", {}))
+    lint = dict(ruff.pop("lint", {}))
+    ignores = {k: list(v) for k, v in lint.pop("per-file-ignores", {}).items()}
+    for rel in stubbed:
+        ignores[rel] = sorted({*ignores.get(rel, []), *STUB_IGNORES})
+    out = _toml_tables("tool.ruff", ruff) + _toml_tables("tool.ruff.lint", lint)
+    if ignores:
+        out += [
+            "",
+            "# The exercise modules are stubs until you write your code: names that the given",
+            "# `return` uses are not defined yet (F821), and some locals and imports are only",
+            "# used by the code you write (F841, F401). The public tests catch what these would.",
+        ]
+        out += _toml_tables("tool.ruff.lint.per-file-ignores", ignores)[1:]
+    return out
+
+
 def markers() -> list[str]:
     """The pytest marker lines: one per exercise, from the registry, plus ``slow``."""
     lines = []
@@ -38,15 +94,18 @@ def markers() -> list[str]:
     return lines
 
 
-def pyproject(project: dict) -> str:
+def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
     """The student edition's ``pyproject.toml``.
 
     Parameters
     ----------
     project : dict
         The repository's ``pyproject.toml`` as parsed by :mod:`tomllib`; its build system,
-        project metadata, runtime dependencies, ``dev`` extra (the test tools), scripts and
-        setuptools options carry over.
+        project metadata, runtime dependencies, ``dev`` extra (the test tools), scripts,
+        setuptools options and ruff settings carry over.
+    stubbed : sequence of str
+        The modules that hold stubs (``bpkit/layers.py``): ruff ignores :data:`STUB_IGNORES`
+        in them.
     """
     meta = project["project"]
     build = project["build-system"]
@@ -87,9 +146,9 @@ def pyproject(project: dict) -> str:
         'addopts = "--strict-markers -ra -p bpkit.assignments.nbreply"',
         'testpaths = ["tests"]',
         f"markers = {_toml_list(markers())}",
-        "",
     ]
-    return "\n".join(out)
+    out += ruff_settings(project, stubbed)
+    return "\n".join(out) + "\n"
 
 
 def environment_yml(project: dict) -> str:
@@ -108,7 +167,9 @@ def environment_yml(project: dict) -> str:
         "dependencies:",
         f"  - python{meta.get('requires-python', '>=3.10').replace(' ', '')}",
     ]
-    out += [f"  - {dep.replace(' ', '')}" for dep in deps]
+    # conda reads no environment markers (`; python_version < '3.11'`): such a package is
+    # listed for every Python, which costs a small install where it is not needed.
+    out += [f"  - {dep.split(';')[0].replace(' ', '')}" for dep in deps]
     out += ["  - pip", "  - pip:", "      - -e .", ""]
     return "\n".join(out)
 
