@@ -112,6 +112,7 @@ def test_lines_that_only_mention_solutions_are_not_markers(line):
         ("code", "## BEGIN SOLUTION"),
         ("code", "    # BEGIN SOLUTIONS"),
         ("code", "# end_solution"),
+        ("code", "y = 2  # BEGIN SOLUTION"),
         ("markdown", "# BEGIN SOLUTION"),
         ("markdown", "<!-- BEGIN SOLUTIONS -->"),
         ("markdown", "<!--BEGIN SOLUTION-->"),

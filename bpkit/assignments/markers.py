@@ -119,8 +119,9 @@ def find_regions(
         so that marker text inside a docstring is ignored). All lines when None.
 
     Among the candidates, a line that :func:`looks_like_marker` but is not exactly one is
-    an error: any line with :data:`MARKDOWN` markers, a line starting with ``#`` or
-    ``<!--`` with :data:`PYTHON` markers (so code that merely holds the words is left alone).
+    an error: any line with :data:`MARKDOWN` markers; with :data:`PYTHON` markers, a line
+    starting with ``<!--`` or whose text from its first ``#`` on does (a comment alone or
+    after code), so code that merely holds the words is left alone.
 
     Returns
     -------
@@ -141,8 +142,11 @@ def find_regions(
         line = lines[i]
         text = line.strip()
         if text not in (begin_text, end_text):
-            comment = markers == MARKDOWN or text.startswith(("#", "<!--"))
-            if comment and looks_like_marker(text):
+            if markers == MARKDOWN or text.startswith("<!--"):
+                comment = text
+            else:
+                comment = text[text.find("#") :] if "#" in text else ""
+            if looks_like_marker(comment):
                 raise _near_miss(where(i), text, markers)
             continue
         indent = line[: len(line) - len(line.lstrip())]
