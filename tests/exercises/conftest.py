@@ -31,7 +31,7 @@ def optim():
 
 @pytest.fixture(scope="session")
 def models():
-    """The module :mod:`bpkit.models` (the two_layer_net exercise)."""
+    """The module :mod:`bpkit.models` (the two_layer_net and convnet exercises)."""
     return importlib.import_module("bpkit.models")
 
 
