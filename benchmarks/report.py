@@ -8,6 +8,8 @@ import platform
 
 import numpy as np
 
+from bpkit import _scratch
+
 
 def _cpu_model() -> str:
     try:
@@ -56,6 +58,7 @@ def machine(torch) -> dict:
             for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT", "OMP_NUM_THREADS")
             if k in os.environ
         },
+        "fast_layer_threads": _scratch.get_num_threads(),
         "torch": torch.__version__ if torch is not None else None,
         "torch_threads": torch.get_num_threads() if torch is not None else None,
     }
@@ -100,7 +103,8 @@ def render(results: dict, markdown: bool) -> str:
     m = results["machine"]
     out.append(
         f"Machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, numpy {m['numpy']} "
-        f"({m['blas']}, {m['blas_threads']} threads); torch {m['torch'] or 'not used'}"
+        f"({m['blas']}, {m['blas_threads']} threads; fast layers {m['fast_layer_threads']} "
+        f"threads); torch {m['torch'] or 'not used'}"
         + (f" ({m['torch_threads']} threads)" if m["torch"] else "")
         + (f"; env {m['env']}" if m["env"] else "")
         + f". {results['settings']['method']}"

@@ -25,6 +25,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 import numpy as np  # noqa: E402
 
 from benchmarks import layers, report, timing, training  # noqa: E402
+from bpkit import fast_layers  # noqa: E402
 
 DEFAULT_JSON = Path(__file__).with_name("results.json")
 
@@ -88,12 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 15, quick 2)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--threads", type=int, help="threads for the fast layers' copies")
     args = parser.parse_args(argv)
     sections = args.only or ["conv", "pool", "memory", "training"]
     rounds = args.rounds or (2 if args.quick else 15)
-    reps, settle = (1, 0.0) if args.quick else (2, 0.02)
+    reps = 1 if args.quick else 2
     naive_reps = 1 if args.quick else 3
     torch = _torch(args.no_torch)
+    if args.threads:
+        fast_layers.set_num_threads(args.threads)
 
     results = {
         "machine": report.machine(torch),
@@ -101,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "rounds": rounds,
             "reps_per_round": reps,
-            "settle_s": settle,
             "method": f"Medians of {rounds} interleaved rounds x {reps} passes after a warm-up"
             " pass; naive loops timed alone, median of "
             f"{naive_reps}.",
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                     result, contenders = make(name, dt, torch, naive_reps)
                     results[section].append(result)
                     cases.append((result, contenders))
-    summaries = timing.interleave([c for _, c in cases], rounds, reps, settle)
+    summaries = timing.interleave([c for _, c in cases], rounds, reps)
     for (result, _), summary in zip(cases, summaries, strict=True):
         result.update(summary)
     if "memory" in sections:

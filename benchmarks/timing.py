@@ -1,9 +1,10 @@
 """Interleaved timing: every contender runs in every round, so machine noise hits all alike.
 
 A contender is a forward and a backward. Each round runs the contenders of each case one
-after the other (in alternating order, so none always follows the same one); each gets a
-short settle pause first, so that the idle threads of the previous library's thread pool
-stop spinning, and one untimed warm-up pass, which wakes its own threads and warms caches.
+after the other (in alternating order, so none always follows the same one), each with
+one untimed warm-up pass first, which wakes its threads and refills its scratch buffers.
+There are no pauses in between: on the virtual machines measured, a core left idle for
+even 20 ms ran the next few milliseconds of work up to twice as slowly.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Contender:
         }
 
 
-def interleave(groups: list[list[Contender]], rounds: int, reps: int, settle: float) -> list:
+def interleave(groups: list[list[Contender]], rounds: int, reps: int) -> list:
     """Time every contender of every group ``rounds * reps`` times; return their summaries.
 
     Rounds are the outer loop, so each group's samples are spread over the whole run:
@@ -57,7 +58,6 @@ def interleave(groups: list[list[Contender]], rounds: int, reps: int, settle: fl
     for r in range(rounds):
         for group in groups:
             for contender in group if r % 2 == 0 else group[::-1]:
-                time.sleep(settle)
                 contender.run(reps)
     return [{c.name: c.summary() for c in group} for group in groups]
 

@@ -80,6 +80,11 @@ def set_num_threads(n: int) -> None:
     _threads = n
 
 
+def get_num_threads() -> int:
+    """The most threads the fast layers' copies and additions are split over."""
+    return _threads
+
+
 def parallel(task: Callable[[int, int], None], n_items: int, size: int) -> None:
     """Run ``task(lo, hi)`` over contiguous chunks of ``range(n_items)``, several at once.
 

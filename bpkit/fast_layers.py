@@ -271,6 +271,15 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
 # ---------------------------------------------------------------------------------------
 
 
+def _scratch_like(tag: str, a: np.ndarray, dtype=None) -> Buffer:
+    """A scratch buffer whose ``array`` has a's shape and memory order (and ``dtype``)."""
+    order = tuple(np.argsort([-abs(st) for st in a.strides], kind="stable").tolist())
+    buf = buffer(f"{tag}{order}", tuple(a.shape[i] for i in order), dtype or a.dtype)
+    view = Buffer(buf.array.transpose(np.argsort(order)))
+    view.owner = buf  # the cached Buffer, whose owner field marks who holds the data
+    return view
+
+
 def _subgrids(a: np.ndarray, pool_param: dict, out_hw: tuple) -> list:
     """Views of a, one per position (r, s) inside the window, in row-major order.
 
@@ -334,9 +343,13 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     """
     out_hw = _pool_out_shape(x, pool_param)
     out = _window_max(x, pool_param, out_hw)
-    # The backward compares x with the window maxima; a private copy cannot be changed
-    # by the caller in between, and costs far less than recomputing the maxima.
-    return out, _cache((x, pool_param), out=out.copy(order="K"))
+    # The backward compares x with the window maxima. It gets a private copy, which the
+    # caller cannot change in between, in a scratch buffer this forward owns until
+    # another forward of the same shape takes it (the backward then recomputes it).
+    kept = _scratch_like("maxima", out)
+    np.copyto(kept.array, out)
+    owner = kept.owner.owner = object()
+    return out, _cache((x, pool_param), owner=owner)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
@@ -373,18 +386,25 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
     _validate.dim_match(
         "max pool backward: dout.shape vs (N, C, H', W')", x.shape[:2] + out_hw, dout.shape
     )
-    out = getattr(cache, "out", None)
-    if out is None:
-        out = _window_max(x, pool_param, out_hw)
+    x_grids = _subgrids(x, pool_param, out_hw)
+    kept = _scratch_like("maxima", x_grids[0])
+    owner = getattr(cache, "owner", None)
+    if owner is None or kept.owner.owner is not owner:
+        np.copyto(kept.array, _window_max(x, pool_param, out_hw))
+        kept.owner.owner = None
+    out = kept.array
     tiles = ph == pw == stride
     dx = np.empty_like(x) if tiles else np.zeros_like(x)  # same memory order as x
-    x_grids, dx_grids = _subgrids(x, pool_param, out_hw), _subgrids(dx, pool_param, out_hw)
+    dx_grids = _subgrids(dx, pool_param, out_hw)
+    # Per-window flags and routed gradients, reused between calls like the columns.
+    taken_all = _scratch_like("taken", out, bool).array
+    first_all = _scratch_like("first", out, bool).array
+    routed_all = _scratch_like("routed", out, dx.dtype).array
 
     def route(lo: int, hi: int) -> None:
         m, d = out[lo:hi], dout[lo:hi]
-        taken = np.zeros(m.shape, dtype=bool)
-        first = np.empty(m.shape, dtype=bool)
-        routed = np.empty(m.shape, dtype=dx.dtype)
+        taken, first, routed = taken_all[lo:hi], first_all[lo:hi], routed_all[lo:hi]
+        taken[...] = False
         last = len(x_grids) - 1
         for k, (xg, dg) in enumerate(zip(x_grids, dx_grids, strict=True)):
             np.equal(xg[lo:hi], m, out=first)
