@@ -63,6 +63,19 @@ def buffer(tag: str, shape: tuple, dtype, fill: float = 0) -> Buffer:
     return buf
 
 
+def buffer_like(tag: str, a: np.ndarray, dtype=None) -> Buffer:
+    """Like :func:`buffer`, for an array with a's shape and memory order (and ``dtype``).
+
+    The returned Buffer's ``array`` is a view laid out like ``a``; its ``owner`` is the
+    cached Buffer behind it, whose own ``owner`` marks who holds the data.
+    """
+    order = tuple(np.argsort([-abs(st) for st in a.strides], kind="stable").tolist())
+    cached = buffer(f"{tag}{order}", tuple(a.shape[i] for i in order), dtype or a.dtype)
+    view = Buffer(cached.array.transpose(np.argsort(order)))
+    view.owner = cached
+    return view
+
+
 def clear_buffers() -> None:
     """Free the scratch arrays that the fast layers keep between calls (this thread's)."""
     _local.store = OrderedDict()

@@ -1,14 +1,14 @@
 """Fast convolution and max pooling in pure numpy, with the naive layers' contracts.
 
 The naive layers in :mod:`bpkit.layers` loop over output pixels in Python. These do the
-same arithmetic in a few whole-array numpy calls, so the work runs in compiled loops:
+same arithmetic in a few whole-array numpy calls, so the work runs in compiled loops.
 
-* convolution is one matrix product (im2col): a strided *view* of the padded input
+* Convolution is one matrix product (im2col): a strided *view* of the padded input
   already holds every receptive field, and one copy lays them out as the columns of a
   matrix that BLAS multiplies by the filters;
-* its backward is two more products, after which the column gradients are added back
+* Its backward is two more products, after which the column gradients are added back
   onto the image with one vectorized ``+=`` per kernel offset (col2im);
-* max pooling takes an elementwise maximum over the ``pool_height * pool_width``
+* Max pooling takes an elementwise maximum over the ``pool_height * pool_width``
   strided sub-grids of the input, one per position inside the window.
 
 On course-sized images these layers spend their time moving memory, not multiplying.
@@ -25,9 +25,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from bpkit import _validate
-from bpkit._scratch import Buffer, buffer, clear_buffers, parallel, set_num_threads
+from bpkit import _scratch, _validate
 from bpkit.layers import _conv_out_shape, _pool_out_shape
+
+# The scratch buffers and threads are managed in bpkit._scratch; these two are public here.
+clear_buffers = _scratch.clear_buffers
+set_num_threads = _scratch.set_num_threads
 
 __all__ = [
     "clear_buffers",
@@ -49,13 +52,8 @@ def _cache(items: tuple, **extras) -> _Cache:
     return cache
 
 
-# ---------------------------------------------------------------------------------------
-# Convolution
-# ---------------------------------------------------------------------------------------
-
-
-def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tuple) -> Buffer:
-    """Lay every receptive field of x out as a column; return the (K + 1, P) buffer.
+def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tuple):
+    """Lay every receptive field of x out as a column; return the (K + 1, P) Buffer.
 
     Row ``(c, i, j)`` holds channel c shifted by kernel offset (i, j), for every sample
     and output pixel in (N, H', W') order; the last row is all ones, for the bias.
@@ -63,12 +61,12 @@ def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tupl
     n, c, h, wd = x.shape
     h_out, w_out = out_hw
     k = c * hh * ww
-    buf = buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
+    buf = _scratch.buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
     xp = x
     if pad:
         # Keyed by pad too: another pad of the same padded shape writes a different
         # interior, which would leave data in this one's zero border.
-        xp = buffer(f"pad{pad}", (n, c, h + 2 * pad, wd + 2 * pad), x.dtype).array
+        xp = _scratch.buffer(f"pad{pad}", (n, c, h + 2 * pad, wd + 2 * pad), x.dtype).array
     sn, sc, sh, sw = xp.strides
     # A view, not a copy: element (c, i, j, n, y, z) is xp[n, c, y*stride + i, z*stride + j].
     # Its last axis runs along an image row, so copying it out streams through memory.
@@ -85,7 +83,7 @@ def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, out_hw: tupl
             xp[lo:hi, :, pad : pad + h, pad : pad + wd] = x[lo:hi]
         np.copyto(cols[:, :, :, lo:hi], windows[:, :, :, lo:hi])
 
-    parallel(fill, n, cols.size)
+    _scratch.parallel(fill, n, cols.size)
     return buf
 
 
@@ -137,7 +135,7 @@ def _col2im(dcols: np.ndarray, x_shape: tuple, hh: int, ww: int, stride: int, pa
                 part[...] = 0
             part[:, :, rows, cols_] += src
 
-    parallel(add, n, dcols.size)
+    _scratch.parallel(add, n, dcols.size)
     return dx
 
 
@@ -235,7 +233,7 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
         "conv backward: dout.shape vs (N, F, H', W')", (n, f, h_out, w_out), dout.shape
     )
     k = c * hh * ww
-    buf = buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
+    buf = _scratch.buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
     owner = getattr(cache, "owner", None)
     if owner is None or buf.owner is not owner:
         # Another forward of this shape took the buffer since, or the cache is naive.
@@ -246,13 +244,13 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
     # as elementwise layers in between keep it; otherwise one copy.
     d_f = dout.transpose(1, 0, 2, 3)
     if not d_f.flags.c_contiguous or dout.dtype != x.dtype:
-        d_f = buffer("dout", d_f.shape, x.dtype).array
+        d_f = _scratch.buffer("dout", d_f.shape, x.dtype).array
         src = dout.transpose(1, 0, 2, 3)
 
         def copy(lo: int, hi: int) -> None:
             np.copyto(d_f[:, lo:hi], src[:, lo:hi], casting="same_kind")
 
-        parallel(copy, n, d_f.size)
+        _scratch.parallel(copy, n, d_f.size)
     d_f = d_f.reshape(f, -1)
 
     dw_ext = cols @ d_f.T  # (K+1, F); the row of ones gives db
@@ -264,20 +262,6 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
     buf.owner = None  # the buffer now holds column gradients, not this forward's columns
     dx = _col2im(cols[:k], x.shape, hh, ww, stride, pad)
     return dx.transpose(1, 0, 2, 3), dw, db
-
-
-# ---------------------------------------------------------------------------------------
-# Max pooling
-# ---------------------------------------------------------------------------------------
-
-
-def _scratch_like(tag: str, a: np.ndarray, dtype=None) -> Buffer:
-    """A scratch buffer whose ``array`` has a's shape and memory order (and ``dtype``)."""
-    order = tuple(np.argsort([-abs(st) for st in a.strides], kind="stable").tolist())
-    buf = buffer(f"{tag}{order}", tuple(a.shape[i] for i in order), dtype or a.dtype)
-    view = Buffer(buf.array.transpose(np.argsort(order)))
-    view.owner = buf  # the cached Buffer, whose owner field marks who holds the data
-    return view
 
 
 def _subgrids(a: np.ndarray, pool_param: dict, out_hw: tuple) -> list:
@@ -307,7 +291,7 @@ def _window_max(x: np.ndarray, pool_param: dict, out_hw: tuple) -> np.ndarray:
         for grid in grids[2:]:
             np.maximum(part, grid[lo:hi], out=part)
 
-    parallel(run, x.shape[0], x.size)
+    _scratch.parallel(run, x.shape[0], x.size)
     return out
 
 
@@ -346,7 +330,7 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     # The backward compares x with the window maxima. It gets a private copy, which the
     # caller cannot change in between, in a scratch buffer this forward owns until
     # another forward of the same shape takes it (the backward then recomputes it).
-    kept = _scratch_like("maxima", out)
+    kept = _scratch.buffer_like("maxima", out)
     np.copyto(kept.array, out)
     owner = kept.owner.owner = object()
     return out, _cache((x, pool_param), owner=owner)
@@ -377,7 +361,6 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
     written once, ``dx_rs = first * dout``, and dx needs no zeroing. Otherwise
     (overlapping windows, or gaps between them) ``dx_rs += first * dout`` over a zeroed
     dx adds up what an input receives from every window that chose it.
-
     """
     x, pool_param = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
@@ -387,7 +370,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
         "max pool backward: dout.shape vs (N, C, H', W')", x.shape[:2] + out_hw, dout.shape
     )
     x_grids = _subgrids(x, pool_param, out_hw)
-    kept = _scratch_like("maxima", x_grids[0])
+    kept = _scratch.buffer_like("maxima", x_grids[0])
     owner = getattr(cache, "owner", None)
     if owner is None or kept.owner.owner is not owner:
         np.copyto(kept.array, _window_max(x, pool_param, out_hw))
@@ -397,9 +380,9 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
     dx = np.empty_like(x) if tiles else np.zeros_like(x)  # same memory order as x
     dx_grids = _subgrids(dx, pool_param, out_hw)
     # Per-window flags and routed gradients, reused between calls like the columns.
-    taken_all = _scratch_like("taken", out, bool).array
-    first_all = _scratch_like("first", out, bool).array
-    routed_all = _scratch_like("routed", out, dx.dtype).array
+    taken_all = _scratch.buffer_like("taken", out, bool).array
+    first_all = _scratch.buffer_like("first", out, bool).array
+    routed_all = _scratch.buffer_like("routed", out, dx.dtype).array
 
     def route(lo: int, hi: int) -> None:
         m, d = out[lo:hi], dout[lo:hi]
@@ -418,5 +401,5 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
                 np.multiply(first, d, out=routed)
                 np.add(dg[lo:hi], routed, out=dg[lo:hi])
 
-    parallel(route, x.shape[0], x.size)
+    _scratch.parallel(route, x.shape[0], x.size)
     return dx

@@ -375,3 +375,15 @@ def test_conv_backward_adds_every_tap_that_reaches_the_whole_image():
     dout = rng.standard_normal(out.shape)
     want = conv_backward_naive(dout, conv_forward_naive(x, w, np.zeros(3), param)[1])
     assert rel_error(conv_backward_fast(dout, cache)[0], want[0]) < TOL
+
+
+def test_pool_backward_ignores_changes_to_out_and_later_forwards_of_its_shape():
+    rng = np.random.default_rng(7)
+    x1, x2 = rng.standard_normal((2, 3, 3, 8, 8))
+    param = _pool(2, 2, 2)
+    out1, cache1 = max_pool_forward_fast(x1, param)
+    dout = rng.standard_normal(out1.shape)
+    out1 += 100.0  # the caller reuses its output in place
+    max_pool_forward_fast(x2, param)  # same shape: takes the scratch buffers
+    want = max_pool_backward_naive(dout, max_pool_forward_naive(x1, param)[1])
+    assert rel_error(max_pool_backward_fast(dout, cache1), want) < TOL
