@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MAX_BUFFERS = 8  # a few layers' padded inputs and columns at two batch sizes
+MAX_BUFFERS = 32  # per thread: a few layers x (train, eval) batch shapes x scratch kinds
 MIN_PART = 1 << 17  # elements; below this a thread hand-off costs more than it saves
 CHUNKS_PER_THREAD = 3
 

@@ -387,3 +387,13 @@ def test_pool_backward_ignores_changes_to_out_and_later_forwards_of_its_shape():
     max_pool_forward_fast(x2, param)  # same shape: takes the scratch buffers
     want = max_pool_backward_naive(dout, max_pool_forward_naive(x1, param)[1])
     assert rel_error(max_pool_backward_fast(dout, cache1), want) < TOL
+
+
+def test_scratch_buffers_are_bounded_and_reused():
+    fast_layers.clear_buffers()
+    first = _scratch.buffer("t", (3, 4), np.float64)
+    assert _scratch.buffer("t", (3, 4), np.float64) is first
+    for k in range(_scratch.MAX_BUFFERS + 5):
+        _scratch.buffer("t", (k + 1,), np.float32)
+    assert len(_scratch._local.store) == _scratch.MAX_BUFFERS
+    assert _scratch.buffer("t", (3, 4), np.float64) is not first  # the oldest went first
