@@ -156,6 +156,42 @@ def test_malformed_payloads_are_refused(payload, words):
     assert words in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [(0, 2**63), (0, 2**62, 2**62), (0, 2**63 - 1, 2**63 - 1), (2**64 - 1,), (3, 2**62)],
+    ids=["above-maxsize", "product-too-big", "maxsize-pair", "u64-max", "size-beyond-frame"],
+)
+def test_impossible_array_shapes_are_wire_errors(shape):
+    with pytest.raises(wire.WireError):
+        wire.decode(_array_payload(b"<f8", shape, b""))
+
+
+def test_a_reference_path_that_is_not_pairs_is_a_wire_error():
+    payload = b"R" + struct.pack("<I", 1) + wire.encode([1, 2])
+    with pytest.raises(wire.WireError):
+        wire.decode(payload, allow_refs=True)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.binary(max_size=64), st.booleans())
+def test_decoding_any_bytes_returns_or_raises_only_wire_errors(data, refs):
+    try:
+        wire.decode(data, allow_refs=refs)
+    except wire.WireError:
+        pass
+
+
+@settings(deadline=None, max_examples=100)
+@given(plain, st.integers(0, 10_000), st.integers(0, 255))
+def test_a_corrupted_payload_decodes_or_raises_a_wire_error(value, where, byte):
+    data = bytearray(wire.encode(value))
+    data[where % len(data)] = byte
+    try:
+        wire.decode(bytes(data), allow_refs=True)
+    except wire.WireError:
+        pass
+
+
 def test_frame_length_is_capped():
     assert wire.frame_length(wire.frame(b"abc")[:8]) == 3
     with pytest.raises(wire.WireError, match="exceeds the limit"):

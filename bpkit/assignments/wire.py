@@ -19,6 +19,7 @@ and numpy.
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,14 @@ def _wire_dtype(dtype: np.dtype, where: str) -> str:
 def decode(data: bytes, allow_refs: bool = False) -> object:
     """Decode one payload built by :func:`encode`; raise :class:`WireError` if malformed."""
     reader = _Reader(memoryview(data), allow_refs)
-    value = reader.value(0)
+    try:
+        value = reader.value(0)
+    except WireError:
+        raise
+    except (ValueError, TypeError, OverflowError, MemoryError) as exc:
+        # Bytes from a worker may describe anything: whatever numpy or struct make of
+        # them, the caller sees one kind of error for a payload it cannot use.
+        raise WireError(f"malformed payload ({type(exc).__name__}: {exc})") from None
     if reader.pos != len(data):
         raise WireError(f"{len(data) - reader.pos} stray bytes after the value")
     return value
@@ -194,9 +202,13 @@ class _Reader:
             if ndim > MAX_NDIM:
                 raise WireError(f"array with {ndim} dimensions")
             shape = self.unpack(f"<{ndim}Q")
+            if any(s > sys.maxsize for s in shape):
+                raise WireError(f"array shape {shape} has an entry above {sys.maxsize}")
             count = 1
             for s in shape:
                 count *= s
+            if count * dt.itemsize > len(self.buf) - self.pos:
+                raise WireError(f"truncated payload: array of shape {shape} exceeds the frame")
             raw = self.take(count * dt.itemsize)
             return (
                 np.frombuffer(raw, dtype=dt, count=count)
