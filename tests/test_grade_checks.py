@@ -3,12 +3,14 @@
 Each case appends code to an honest (filled) edition's module: a later ``def`` replaces the
 reference one at import. Correct variants are written differently from the reference
 (loops, einsum, masks, the Adam paper's step form); mistakes are the classic ones. Inputs
-come from fresh seeds, named in every assertion so a failure can be replayed with --seed.
+come from the fixed seeds in ``SEEDS``, so a run repeats; set ``BPKIT_GRADE_RANDOM_SEEDS=N``
+to add N fresh seeds, each named in the test id so a failure can be replayed with --seed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 
 import grading_fixtures as fx
@@ -20,6 +22,8 @@ from bpkit.assignments.sandbox import Limits
 from bpkit.assignments.submission import Submission
 
 LAYERS, OPTIM, MODELS = fx.MODULES[0], fx.MODULES[2], fx.MODULES[1]
+SEEDS = [20261126, 7]
+SEEDS += [secrets.randbits(63) for _ in range(int(os.environ.get("BPKIT_GRADE_RANDOM_SEEDS", 0)))]
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +94,21 @@ def softmax_loss(x, y):
         p[y[i]] -= 1
         dx[i] = p / n
     return loss / n, dx
+""",
+    ),
+    "softmax via normalized probabilities": (
+        LAYERS,
+        ["softmax_loss"],
+        """
+def softmax_loss(x, y):
+    n = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    p = np.exp(shifted)
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    dx = p.copy()
+    dx[np.arange(n), y] -= 1
+    return loss, dx / n
 """,
     ),
     "two-layer net without the layer functions": (
@@ -198,6 +217,44 @@ def conv_backward_naive(dout, cache):
     return dx, dw, np.einsum("nfhw->f", dout)
 """,
     ),
+    "convnet from the naive layers, not layer_utils": (
+        MODELS,
+        ["convnet"],
+        """
+from bpkit.layers import (
+    affine_backward as _ab, affine_forward as _af, conv_backward_naive as _cb,
+    conv_forward_naive as _cf, max_pool_backward_naive as _pb, max_pool_forward_naive as _pf,
+    relu_backward as _rb, relu_forward as _rf, softmax_loss as _sl,
+)
+
+
+def _convnet_loss(self, X, y=None):
+    X = X.astype(self.dtype, copy=False)
+    W1, b1, W2, b2, W3, b3 = (self.params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    conv = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
+    pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    c, c_cache = _cf(X, W1, b1, conv)
+    r, r_cache = _rf(c)
+    p, p_cache = _pf(r, pool)
+    h, h_cache = _af(p, W2, b2)
+    hr, hr_cache = _rf(h)
+    scores, s_cache = _af(hr, W3, b3)
+    if y is None:
+        return scores
+    loss, ds = _sl(scores, y)
+    loss += 0.5 * self.reg * sum(np.sum(w * w) for w in (W1, W2, W3))
+    dhr, dW3, db3 = _ab(ds, s_cache)
+    dp, dW2, db2 = _ab(_rb(dhr, hr_cache), h_cache)
+    _, dW1, db1 = _cb(_rb(_pb(dp, p_cache), r_cache), c_cache)
+    grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+    for key, w in (("W1", W1), ("W2", W2), ("W3", W3)):
+        grads[key] = grads[key] + self.reg * w
+    return loss, grads
+
+
+ThreeLayerConvNet.loss = _convnet_loss
+""",
+    ),
     "max pool backward with a mask": (
         LAYERS,
         ["max_pool"],
@@ -217,12 +274,12 @@ def max_pool_backward_naive(dout, cache):
 }
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("case", list(CORRECT))
-def test_correct_variants_get_every_point(ctx, honest, case):
+def test_correct_variants_get_every_point(ctx, honest, case, seed):
     module, names, code = CORRECT[case]
-    for seed in (secrets.randbits(63), secrets.randbits(63)):
-        failed = [r for r in grade_with(ctx, honest, module, code, names, seed) if not r.passed]
-        assert not failed, (seed, [(r.check.exercise, r.check.name, r.message) for r in failed])
+    failed = [r for r in grade_with(ctx, honest, module, code, names, seed) if not r.passed]
+    assert not failed, (seed, [(r.check.exercise, r.check.name, r.message) for r in failed])
 
 
 MISTAKES = {
@@ -231,7 +288,7 @@ def sgd(w, dw, config=None):
     config = {} if config is None else config
     return w - config.setdefault("learning_rate", 1e-2) * w, config
 """),
-    "max pool assigns": (LAYERS, "max_pool", {"overlap"}, "assigning (=) instead of", """
+    "max pool assigns": (LAYERS, "max_pool", {"overlap", "pair"}, "assigning (=) instead of", """
 def max_pool_backward_naive(dout, cache):
     x, pp = cache
     ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
@@ -346,7 +403,8 @@ def conv_forward_naive(x, w, b, conv_param):
     out, cache = _reference_conv(x, w, b, conv_param)
     return out.astype(np.float64), cache
 """),
-    "affine backward returns a flat dx": (LAYERS, "affine", {"backward"}, "expected shape", """
+    "affine backward returns a flat dx": (
+        LAYERS, "affine", {"backward", "pair"}, "expected shape", """
 _reference_affine_backward = affine_backward
 
 
@@ -354,13 +412,60 @@ def affine_backward(dout, cache):
     dx, dw, db = _reference_affine_backward(dout, cache)
     return dx.reshape(dx.shape[0], -1), dw, db
 """),
+    "relu backward zeroes dout in place": (
+        LAYERS, "relu", {"backward", "pair", "float32"}, "modified its input dout in place", """
+def relu_backward(dout, cache):
+    dout[cache <= 0] = 0
+    return dout
+"""),
+    "conv backward overwrites the cached x": (
+        LAYERS, "conv_backward", {"basic", "strided", "float32", "pair"},
+        "modified cache[0] in place", """
+_reference_conv_backward = conv_backward_naive
+
+
+def conv_backward_naive(dout, cache):
+    grads = _reference_conv_backward(dout, cache)
+    cache[0][...] = 0
+    return grads
+"""),
+    "convnet regularization gradient missing": (
+        MODELS, "convnet", {"reg", "float32"}, "leaving out the regularization gradient", """
+_reference_convnet_loss = ThreeLayerConvNet.loss
+
+
+def _convnet_loss(self, X, y=None):
+    if y is None:
+        return _reference_convnet_loss(self, X)
+    loss, grads = _reference_convnet_loss(self, X, y)
+    for key in ("W1", "W2", "W3"):
+        grads[key] = grads[key] - self.reg * self.params[key]
+    return loss, grads
+
+
+ThreeLayerConvNet.loss = _convnet_loss
+"""),
+    "convnet returns float64 from a float32 model": (
+        MODELS, "convnet", {"float32"}, "expected dtype float32", """
+_reference_convnet_loss = ThreeLayerConvNet.loss
+
+
+def _convnet_loss(self, X, y=None):
+    out = _reference_convnet_loss(self, X, y)
+    if y is None:
+        return out.astype(np.float64)
+    return out[0], {k: v.astype(np.float64) for k, v in out[1].items()}
+
+
+ThreeLayerConvNet.loss = _convnet_loss
+"""),
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("case", list(MISTAKES))
-def test_known_mistakes_lose_exactly_the_checks_aimed_at_them(ctx, honest, case):
+def test_known_mistakes_lose_exactly_the_checks_aimed_at_them(ctx, honest, case, seed):
     module, name, expected, words, code = MISTAKES[case]
-    seed = secrets.randbits(63)
     results = grade_with(ctx, honest, module, code, [name], seed)
     failed = {r.check.name for r in results if not r.passed}
     assert failed == expected, (seed, [(r.check.name, r.message) for r in results])
@@ -369,3 +474,75 @@ def test_known_mistakes_lose_exactly_the_checks_aimed_at_them(ctx, honest, case)
     assert sum(r.score for r in results) == sum(c.points for c in CHECKS[name]) - sum(
         c.points for c in CHECKS[name] if c.name in expected
     )
+
+
+# The forwards as a student who has not written them yet hands them in.
+STUB_FORWARDS = """
+def affine_forward(x, w, b):
+    raise NotImplementedError("affine: affine_forward is not implemented yet")
+
+
+def relu_forward(x):
+    raise NotImplementedError("relu: relu_forward is not implemented yet")
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    raise NotImplementedError("conv_forward: conv_forward_naive is not implemented yet")
+
+
+def max_pool_forward_naive(x, pool_param):
+    raise NotImplementedError("max_pool: max_pool_forward_naive is not implemented yet")
+"""
+# What still scores then: every backward check, fed the cache in the given layout.
+BACKWARD_ONLY = {
+    "affine": {"backward"},
+    "relu": {"backward"},
+    "conv_backward": {"basic", "strided", "float32"},
+    "max_pool": {"backward", "overlap"},
+}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_correct_backward_scores_when_its_forward_is_a_stub(ctx, honest, seed):
+    results = grade_with(ctx, honest, LAYERS, STUB_FORWARDS, list(BACKWARD_ONLY), seed)
+    passed = {(r.check.exercise, r.check.name) for r in results if r.passed}
+    assert passed == {(ex, name) for ex, names in BACKWARD_ONLY.items() for name in names}, (
+        seed,
+        [(r.check.exercise, r.check.name, r.message) for r in results],
+    )
+    pairs = [r for r in results if r.check.name == "pair"]
+    assert pairs and all("is not implemented yet" in r.message for r in pairs)
+
+
+# Imported at call time: bpkit.fast_layers itself imports bpkit.layers.
+CALLS_THE_FAST_LAYERS = """
+def conv_forward_naive(x, w, b, conv_param):
+    from bpkit import fast_layers
+    return fast_layers.conv_forward_fast(x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    from bpkit import fast_layers
+    return fast_layers.conv_backward_fast(dout, cache)
+
+
+def max_pool_forward_naive(x, pool_param):
+    from bpkit import fast_layers
+    return fast_layers.max_pool_forward_fast(x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    from bpkit import fast_layers
+    return fast_layers.max_pool_backward_fast(dout, cache)
+"""
+
+
+def test_naive_layers_cannot_lean_on_the_fast_ones_but_the_convnet_still_can(ctx, honest):
+    names = ["conv_forward", "conv_backward", "max_pool", "convnet"]
+    results = grade_with(ctx, honest, LAYERS, CALLS_THE_FAST_LAYERS, names, SEEDS[0])
+    naive = [r for r in results if r.check.exercise != "convnet"]
+    assert naive and all(r.score == 0 for r in naive)
+    blocked = "fast layers are not available while grading the naive layers"
+    assert all(blocked in r.message for r in naive), [r.message for r in naive]
+    convnet = [r for r in results if r.check.exercise == "convnet"]
+    assert sum(r.score for r in convnet) == exercises.get("convnet").points

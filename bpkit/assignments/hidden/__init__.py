@@ -8,6 +8,10 @@ reference implementation, and raises
 :class:`~bpkit.assignments.hidden.compare.CheckFailed` on a mismatch. The points of an
 exercise's checks add up to its points in :mod:`bpkit.assignments.exercises`; ``targets``
 are the functions or methods a check grades (the Gradescope ``tags``).
+
+A check raises ``CheckFailed`` (or lets the worker's ``StudentError`` through) only about
+what the submission did; any other exception is a fault of the check itself, and stops the
+grading run rather than cost a student points.
 """
 
 from __future__ import annotations
@@ -21,7 +25,24 @@ from bpkit.assignments.hidden import conv, dense, model, optim
 from bpkit.assignments.hidden.compare import CheckFailed
 from bpkit.assignments.remote import Worker
 
-__all__ = ["CHECKS", "Check", "CheckFailed"]
+__all__ = ["CHECKS", "FAST_LAYERS_STAND_IN", "NAIVE_ONLY", "Check", "CheckFailed"]
+
+# Exercises whose naive layers must not call the fast ones, which the student edition ships
+# complete: while they are graded, the worker's bpkit/fast_layers.py is the stand-in below.
+NAIVE_ONLY = frozenset({"conv_forward", "conv_backward", "max_pool"})
+_FAST = (
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "max_pool_forward_fast",
+    "max_pool_backward_fast",
+)
+FAST_LAYERS_STAND_IN = (
+    '"""Stand-in for bpkit.fast_layers while the naive layers are graded: every call raises."""'
+    '\n\nMESSAGE = "fast layers are not available while grading the naive layers"\n'
+    + "".join(
+        f"\n\ndef {name}(*args, **kwargs):\n    raise RuntimeError(MESSAGE)\n" for name in _FAST
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,7 @@ FWD, BWD = "affine_forward", "affine_backward"
 CONV_F, CONV_B = "conv_forward_naive", "conv_backward_naive"
 POOL_F, POOL_B = "max_pool_forward_naive", "max_pool_backward_naive"
 NET = ("TwoLayerNet.loss",)
+CONVNET = ("ThreeLayerConvNet.loss",)
 
 CHECKS: dict[str, list[Check]] = {
     "affine": _checks(
@@ -66,10 +88,17 @@ CHECKS: dict[str, list[Check]] = {
         ("forward", "affine_forward on random 3-d inputs", 3, (FWD,), dense.affine_forward),
         (
             "backward",
-            "affine_backward from its own forward's cache",
-            5,
+            "affine_backward on its forward's cache (the given layout if the forward raises)",
+            4,
             (BWD,),
             dense.affine_backward,
+        ),
+        (
+            "pair",
+            "affine_forward's own cache through affine_backward",
+            1,
+            (FWD, BWD),
+            dense.affine_pair,
         ),
         (
             "float32",
@@ -84,10 +113,17 @@ CHECKS: dict[str, list[Check]] = {
         ("forward", "relu_forward on mixed-sign inputs", 2, ("relu_forward",), dense.relu_forward),
         (
             "backward",
-            "relu_backward from its own forward's cache",
-            2,
+            "relu_backward on its forward's cache (the given layout if the forward raises)",
+            1,
             ("relu_backward",),
             dense.relu_backward,
+        ),
+        (
+            "pair",
+            "relu_forward's own cache through relu_backward",
+            1,
+            ("relu_forward", "relu_backward"),
+            dense.relu_pair,
         ),
         (
             "float32",
@@ -170,19 +206,26 @@ CHECKS: dict[str, list[Check]] = {
         "conv_backward",
         (
             "basic",
-            "stride 1, pad 1, from its own forward's cache",
-            5,
+            "stride 1, pad 1 (the forward's cache, or the given layout if it raises)",
+            4,
             (CONV_B,),
             conv.conv_backward_basic,
         ),
         (
             "strided",
             "stride 2-3 with padding, non-square filters",
-            7,
+            6,
             (CONV_B,),
             conv.conv_backward_strided,
         ),
         ("float32", "float32 gradients stay float32", 3, (CONV_B,), conv.conv_backward_float32),
+        (
+            "pair",
+            "conv_forward_naive's own cache through conv_backward_naive",
+            2,
+            (CONV_B,),
+            conv.conv_pair,
+        ),
     ),
     "max_pool": _checks(
         "max_pool",
@@ -191,9 +234,16 @@ CHECKS: dict[str, list[Check]] = {
         (
             "overlap",
             "backward, overlapping windows sharing a maximum",
-            4,
+            3,
             (POOL_B,),
             conv.pool_backward_overlap,
+        ),
+        (
+            "pair",
+            "max_pool_forward_naive's own cache through its backward",
+            1,
+            (POOL_F, POOL_B),
+            conv.pool_pair,
         ),
         (
             "float32",
@@ -202,5 +252,19 @@ CHECKS: dict[str, list[Check]] = {
             (POOL_F, POOL_B),
             conv.pool_float32,
         ),
+    ),
+    "convnet": _checks(
+        "convnet",
+        ("scores", "scores when y is None", 2, CONVNET, model.convnet_scores),
+        ("loss", "loss and gradients, reg = 0", 2, CONVNET, model.convnet_loss_no_reg),
+        ("reg", "loss and gradients, reg > 0", 3, CONVNET, model.convnet_loss_with_reg),
+        (
+            "float32",
+            "a float32 model keeps float32 scores and gradients",
+            2,
+            CONVNET,
+            model.convnet_float32,
+        ),
+        ("unchanged", "X, y and params left unchanged", 1, CONVNET, model.convnet_inputs_unchanged),
     ),
 }

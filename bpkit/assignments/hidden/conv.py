@@ -5,6 +5,13 @@ always non-zero where it is tested, strides go up to 3 and filters and images ne
 square. Pooling inputs are tie-free (:func:`compare.distinct`), so every tie convention
 is graded alike; the overlapping-window check only uses inputs where some input is the
 maximum of two windows or more, so a backward that assigns instead of accumulating fails.
+
+Which cache a backward is fed, and the one "pair" check per exercise that needs forward and
+backward to work together, follow :mod:`bpkit.assignments.hidden.backward`: the backward
+checks of ``conv_backward`` score even when ``conv_forward_naive`` is still a stub.
+While these exercises are graded the worker's ``bpkit.fast_layers`` raises on every call
+(see :data:`bpkit.assignments.hidden.FAST_LAYERS_STAND_IN`), so the naive layers cannot
+lean on the fast ones.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from bpkit import layers as ref
+from bpkit.assignments.hidden import backward as bw
 from bpkit.assignments.hidden import compare as cmp
 from bpkit.assignments.remote import Worker
 
 LAYERS = "bpkit.layers"
+CONV_F, POOL_F = "conv_forward_naive", "max_pool_forward_naive"
 
 
 def _conv_inputs(rng: np.random.Generator, strided: bool, dtype=np.float64):
@@ -66,14 +75,23 @@ def conv_forward_float32(worker: Worker, rng: np.random.Generator) -> None:
     cmp.close("out of conv_forward_naive (float32)", out, expected, cmp.RTOL32)
 
 
-def _conv_backward(worker: Worker, rng: np.random.Generator, strided: bool, dtype=np.float64):
+def _conv_backward(
+    worker: Worker,
+    rng: np.random.Generator,
+    strided: bool,
+    dtype=np.float64,
+    fallback: bool = True,
+) -> None:
     x, w, b, param = _conv_inputs(rng, strided, dtype)
-    res = worker.function(f"{LAYERS}.conv_forward_naive")(x, w, b, param)
+    if fallback:
+        cache, content = bw.cache_for(worker, CONV_F, (x, w, b, param), (x, w, b, param))
+    else:
+        cache, content = bw.own_cache(worker, CONV_F, (x, w, b, param))
     wide = [a.astype(np.float64) for a in (x, w, b)]
-    out, cache = ref.conv_forward_naive(*wide, param)
+    out, ref_cache = ref.conv_forward_naive(*wide, param)
     dout = cmp.normal(rng, *out.shape)
-    grads = worker.function(f"{LAYERS}.conv_backward_naive")(dout.astype(dtype), res[1])
-    expected = ref.conv_backward_naive(dout, cache)
+    grads = bw.run(worker, "conv_backward_naive", dout.astype(dtype), cache, content)
+    expected = ref.conv_backward_naive(dout, ref_cache)
     rtol = cmp.RTOL if dtype == np.float64 else cmp.RTOL32
     for i, name in enumerate(("dx", "dw", "db")):
         got = grads[i].get()
@@ -93,6 +111,11 @@ def conv_backward_strided(worker: Worker, rng: np.random.Generator) -> None:
 
 def conv_backward_float32(worker: Worker, rng: np.random.Generator) -> None:
     _conv_backward(worker, rng, strided=True, dtype=np.float32)
+
+
+def conv_pair(worker: Worker, rng: np.random.Generator) -> None:
+    """conv_forward_naive then conv_backward_naive on that forward's own cache, no fallback."""
+    _conv_backward(worker, rng, strided=True, fallback=False)
 
 
 def _pool_inputs(rng: np.random.Generator, overlap: bool, dtype=np.float64):
@@ -121,12 +144,17 @@ def pool_forward(worker: Worker, rng: np.random.Generator) -> None:
         cmp.close(f"out of max_pool_forward_naive ({param}, x {x.shape})", out, expected)
 
 
-def _pool_backward(worker: Worker, x: np.ndarray, param: dict, rng: np.random.Generator):
-    res = worker.function(f"{LAYERS}.max_pool_forward_naive")(x, param)
-    out, cache = ref.max_pool_forward_naive(x, param)
+def _pool_backward(
+    worker: Worker, x: np.ndarray, param: dict, rng: np.random.Generator, fallback: bool = True
+) -> None:
+    if fallback:
+        cache, content = bw.cache_for(worker, POOL_F, (x, param), (x, param))
+    else:
+        cache, content = bw.own_cache(worker, POOL_F, (x, param))
+    out, ref_cache = ref.max_pool_forward_naive(x, param)
     dout = cmp.normal(rng, *out.shape)
-    dx = worker.function(f"{LAYERS}.max_pool_backward_naive")(dout, res[1]).get()
-    expected = ref.max_pool_backward_naive(dout, cache)
+    dx = bw.run(worker, "max_pool_backward_naive", dout, cache, content).get()
+    expected = ref.max_pool_backward_naive(dout, ref_cache)
     wrong = _assigning_backward(x, param, dout)
     hint = [("assigning (=) instead of accumulating (+=) where windows overlap", wrong)]
     label = f"dx of max_pool_backward_naive ({param}, x {x.shape})"
@@ -149,14 +177,24 @@ def pool_backward(worker: Worker, rng: np.random.Generator) -> None:
     _pool_backward(worker, x, param, rng)
 
 
-def pool_backward_overlap(worker: Worker, rng: np.random.Generator) -> None:
+def _shared_maximum_input(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     for _ in range(100):
         x, param = _pool_inputs(rng, overlap=True)
         if _shared_maximum(x, param):
-            break
-    else:  # pragma: no cover  (vanishingly unlikely with random tie-free inputs)
-        raise RuntimeError("could not draw a pooling input with a shared maximum")
+            return x, param
+    # Vanishingly unlikely with random tie-free inputs; a fault of the check, not the student.
+    raise RuntimeError("could not draw a pooling input with a shared maximum")
+
+
+def pool_backward_overlap(worker: Worker, rng: np.random.Generator) -> None:
+    x, param = _shared_maximum_input(rng)
     _pool_backward(worker, x, param, rng)
+
+
+def pool_pair(worker: Worker, rng: np.random.Generator) -> None:
+    """max_pool_forward_naive then its backward on the forward's own cache, no fallback."""
+    x, param = _shared_maximum_input(rng)
+    _pool_backward(worker, x, param, rng, fallback=False)
 
 
 def pool_float32(worker: Worker, rng: np.random.Generator) -> None:
@@ -167,5 +205,6 @@ def pool_float32(worker: Worker, rng: np.random.Generator) -> None:
     out = res[0].get()
     cmp.dtype_is("out of max_pool_forward_naive for float32 x", out, np.float32)
     dout = cmp.normal(rng, *out.shape).astype(np.float32)
-    dx = worker.function(f"{LAYERS}.max_pool_backward_naive")(dout, res[1]).get()
+    cache, content = bw.cache_for(worker, POOL_F, (x, param), (x, param))
+    dx = bw.run(worker, "max_pool_backward_naive", dout, cache, content).get()
     cmp.dtype_is("dx of max_pool_backward_naive for float32 inputs", dx, np.float32)
