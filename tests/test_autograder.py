@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,8 +14,10 @@ from pathlib import Path
 import grading_fixtures as fx
 import pytest
 
-from bpkit.assignments import autograder, collect
+from bpkit.assignments import autograder, collect, exercises
 from bpkit.cli import main
+
+TOTAL = sum(ex.points for ex in exercises.EXERCISES)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def test_run_autograder_grades_a_collected_submission(built, tmp_path):
     edition = fx.honest_edition(tmp_path / "edition")
     zipped = collect.collect(edition, tmp_path / "submission.zip")
     results = _run(_container(tmp_path, built, zipped))
-    assert results["score"] == 100
+    assert results["score"] == TOTAL
     assert all(t["status"] == "passed" for t in results["tests"])
     assert {tuple(t["tags"]) for t in results["tests"]} >= {("adam",), ("TwoLayerNet.loss",)}
 
@@ -91,3 +94,17 @@ def test_when_grading_cannot_run_the_student_is_told(built, tmp_path):
     results = _run(root)
     assert results["score"] == 0
     assert "could not run" in results["output"]
+
+
+def test_the_kit_and_its_pyproject_come_from_the_source_given(tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(
+        fx.REPO / "bpkit", source / "bpkit", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copyfile(fx.REPO / "pyproject.toml", source / "pyproject.toml")
+    fx.append(source / "bpkit" / "__init__.py", "SOURCE_TREE_MARK = 1")
+    edition = fx.stub_edition(tmp_path / "edition")
+    out = autograder.build(tmp_path / "autograder.zip", edition=edition, source=source)
+    with zipfile.ZipFile(out) as zf:
+        assert b"SOURCE_TREE_MARK" in zf.read("kit/bpkit/__init__.py")
+        assert zf.read("kit/pyproject.toml") == (source / "pyproject.toml").read_bytes()

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
+import threading
 import zipfile
 from pathlib import Path
 
 import grading_fixtures as fx
 import pytest
 
-from bpkit.assignments import exercises, submission
-from bpkit.assignments.hidden import CHECKS
+from bpkit.assignments import exercises, grade, remote, report, submission
+from bpkit.assignments.hidden import CHECKS, Check
+from bpkit.assignments.sandbox import Limits
+from bpkit.cli import main
 
 ALL = [ex.name for ex in exercises.EXERCISES]
 TARGETS = {t for ex in exercises.EXERCISES for t in ex.targets}
+TOTAL = sum(ex.points for ex in exercises.EXERCISES)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +45,9 @@ def test_check_points_add_up_to_the_registry():
 def test_an_honest_edition_gets_every_point(honest_run):
     proc, results = honest_run
     assert proc.returncode == 0, proc.stderr
-    assert results["score"] == sum(ex.points for ex in exercises.EXERCISES) == 100
+    assert results["score"] == TOTAL
     assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in results["tests"])
-    assert "total              100   100" in proc.stdout
+    assert f"{'total':<15}{TOTAL:>7}{TOTAL:>6}" in proc.stdout
 
 
 def test_results_json_has_gradescope_fields_and_exact_tags(honest_run):
@@ -53,6 +59,7 @@ def test_results_json_has_gradescope_fields_and_exact_tags(honest_run):
         assert test["tags"] and set(test["tags"]) <= TARGETS, test
     tags = {tuple(t["tags"]) for t in results["tests"]}
     assert ("conv_backward_naive",) in tags and ("TwoLayerNet.loss",) in tags
+    assert ("ThreeLayerConvNet.loss",) in tags
 
 
 def test_the_output_says_how_the_worker_is_confined_and_that_notebooks_do_not_count(honest_run):
@@ -139,7 +146,7 @@ def test_the_forward_still_scores_when_the_backward_is_renamed(batch):
 @pytest.mark.parametrize("name", ["zipped.zip", "flat"])
 def test_zips_and_flattened_uploads_are_found(batch, name):
     _, rows = batch
-    assert rows[name]["total"] == 100
+    assert rows[name]["total"] == TOTAL
 
 
 def test_symbolic_links_in_a_submission_are_refused(tmp_path):
@@ -180,3 +187,112 @@ def test_exit_status_is_nonzero_only_when_grading_cannot_run(
     proc = fx.run_grade(*(a.format(**fill) for a in args))
     assert proc.returncode == status
     assert words in proc.stderr
+
+
+def test_a_fifo_in_place_of_a_module_is_refused_without_blocking(tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    os.mkfifo(sub / "layers.py")  # flattened upload: bpkit/layers.py arrives as layers.py
+    loaded = {}
+    reader = threading.Thread(target=lambda: loaded.update(sub=submission.load(sub)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive(), "reading the submission blocked on a FIFO"
+    assert "not a regular file" in loaded["sub"].problems["bpkit/layers.py"]
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\t=1"])
+def test_csv_cells_from_submission_names_are_never_formulas(tmp_path, name):
+    check = CHECKS["sgd"][0]
+    result = report.SubmissionResult(name, [report.CheckResult(check, 4.0)])
+    report.write_csv(tmp_path / "grades.csv", [result])
+    with open(tmp_path / "grades.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1][0] == "'" + name
+    assert rows[1][1:4] == ["4", "4", "4"]
+
+
+def test_the_disk_watch_skips_entries_that_vanish_mid_walk(tmp_path, monkeypatch):
+    (tmp_path / "gone" / "deeper").mkdir(parents=True)
+    (tmp_path / "gone.txt").write_text("x")
+
+    class Racing:
+        """Lists a folder, then lets the submission delete what was listed (a race)."""
+
+        def __init__(self, path):
+            with os.scandir(path) as it:
+                self.entries = list(it)
+            shutil.rmtree(tmp_path / "gone", ignore_errors=True)
+            (tmp_path / "gone.txt").unlink(missing_ok=True)
+
+        def __enter__(self):
+            return iter(self.entries)
+
+        def __exit__(self, *exc):
+            return False
+
+    class RacingOs:
+        """The os module as remote sees it, with the racing scandir."""
+
+        scandir = Racing
+
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+    worker = remote.Worker.__new__(remote.Worker)  # only what _check_disk reads
+    worker.run_dir, worker.limits = tmp_path, Limits()
+    monkeypatch.setattr(remote, "os", RacingOs())
+    worker._check_disk("a test")  # must neither raise nor stop anything
+
+
+def _broken_reference(worker, rng):
+    raise ZeroDivisionError("the reference divided by zero")
+
+
+def test_a_fault_in_a_hidden_check_stops_grading_and_names_the_check(editions, monkeypatch, capsys):
+    broken = Check("sgd", "broken", "a check with a bug", 5, ("sgd",), _broken_reference)
+    monkeypatch.setitem(CHECKS, "sgd", [broken])
+    status = main(["grade", str(editions["honest"]), "--exercises", "sgd"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "the hidden check sgd/broken itself failed (ZeroDivisionError" in err
+    assert "no submission is to blame" in err
+
+
+def test_a_value_that_trips_a_check_fails_the_check_not_the_run(editions, tmp_path):
+    sub = fx.copy_submission(editions["honest"], tmp_path / "mixed_keys")
+    fx.append(
+        sub / "bpkit/models.py",
+        "_reference_loss = TwoLayerNet.loss\n\n\n"
+        "def _loss(self, X, y=None):\n"
+        "    out = _reference_loss(self, X, y)\n"
+        "    if y is None:\n"
+        "        return out\n"
+        "    out[1][1] = 0.0  # an int key next to the str ones\n"
+        "    return out\n\n\n"
+        "TwoLayerNet.loss = _loss\n",
+    )
+    ctx = grade.make_context(
+        tmp_path / "run",
+        Limits(),
+        1,
+        [exercises.get("two_layer_net")],
+        edition=str(editions["stub"]),
+    )
+    results = grade.grade_submission(submission.load(sub), ctx).checks
+    failed = {r.check.name: r.message for r in results if not r.passed}
+    assert set(failed) == {"loss", "reg"}
+    assert all("expected keys ['W1', 'b1', 'W2', 'b2'], got [" in m for m in failed.values())
+
+
+def test_whatever_the_import_raises_costs_only_that_exercise(editions, tmp_path, monkeypatch):
+    def broken_import(worker, module):
+        raise OSError("the reply pipe broke")
+
+    ctx = grade.make_context(
+        tmp_path / "run", Limits(), 1, [exercises.get("sgd")], edition=str(editions["stub"])
+    )
+    monkeypatch.setattr(remote.Worker, "import_module", broken_import)
+    results = grade.grade_submission(submission.load(editions["honest"]), ctx).checks
+    assert [r.score for r in results] == [0.0] * len(CHECKS["sgd"])
+    assert all("OSError: the reply pipe broke" in r.message for r in results)

@@ -2,50 +2,27 @@
 
 All attacks of :mod:`grading_fixtures.hostile` are graded in one run (``--jobs 2``), next to
 the honest edition and the bare stubs. For each, the exercises it attacks must score no
-more than the stubs do, and every other exercise must keep the honest score.
+more than the stubs do, and every other exercise must keep the honest score. How long that
+run takes is asserted in ``test_grade_speed.py`` (marked slow).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import grading_fixtures as fx
 import pytest
-from grading_fixtures.hostile import ATTACKS, FORGE_RESULTS, Hostile
+from grading_fixtures import hostile
+from grading_fixtures.hostile import ATTACKS, FORGE_RESULTS, build, slug
 
 from bpkit.assignments import exercises
 
 TIMEOUT = "3"
 ALL = [ex.name for ex in exercises.EXERCISES]
-
-
-def slug(name: str) -> str:
-    return re.sub(r"\W+", "-", name).strip("-")
-
-
-def build(attack: Hostile, editions: dict, root: Path, canary: Path, results: Path) -> Path:
-    dest = fx.copy_submission(editions[attack.base], root / slug(attack.name))
-
-    def fill(text: str) -> str:
-        for token, value in (
-            ("CANARY_DIR", canary),
-            ("REPO_DIR", fx.REPO),
-            ("RESULTS_PATH", results),
-        ):
-            text = text.replace(token, str(value))
-        return text
-
-    if attack.code:
-        fx.append(dest / attack.module, fill(attack.code))
-    for rel, text in attack.extra.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_text(fill(text))
-    return dest
+TOTAL = sum(ex.points for ex in exercises.EXERCISES)
 
 
 def tables(stdout: str) -> dict[str, str]:
@@ -62,24 +39,17 @@ def editions(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def batch(editions, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
-    canary = root / "canary"
-    canary.mkdir()
-    subs = [fx.copy_submission(editions["honest"], root / "honest")]
-    subs.append(fx.copy_submission(editions["stub"], root / "stubs"))
-    subs += [build(a, editions, root, canary, root / "nowhere.json") for a in ATTACKS]
+    subs, canary = hostile.batch(editions, root)
     grades = root / "grades.csv"
-    start = time.monotonic()
     proc = fx.run_grade(*map(str, subs), "--jobs", "2", "--timeout", TIMEOUT, "--csv", str(grades))
-    seconds = time.monotonic() - start
     rows = fx.read_csv(grades) if grades.exists() else {}
-    return SimpleNamespace(proc=proc, rows=rows, canary=canary, seconds=seconds)
+    return SimpleNamespace(proc=proc, rows=rows, canary=canary)
 
 
 def test_the_grader_survives_every_attack_in_one_run(batch):
     assert batch.proc.returncode == 0, batch.proc.stderr[-2000:]
     assert set(batch.rows) == {"honest", "stubs", *(slug(a.name) for a in ATTACKS)}
-    assert batch.rows["honest"]["total"] == 100
-    assert batch.seconds < 180
+    assert batch.rows["honest"]["total"] == TOTAL
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[slug(a.name) for a in ATTACKS])
@@ -109,14 +79,25 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("objects with __array__ and __float__ around the right values", "is not plain data"),
         ("read the instructor's sources", "PermissionError"),
         ("fork in a loop", "PermissionError"),
-        ("kill the grader", "PermissionError"),
         ("allocate 50 GB", "MemoryError"),
         ("a syntax error in one module", "SyntaxError"),
         ("a deleted function", "bpkit/optim.py has no sgd"),
+        ("a malformed wire reply written at import", "garbled reply during importing"),
+        ("folders created and deleted while the disk is watched", f"within {TIMEOUT} s"),
     ],
 )
 def test_the_table_says_what_happened(batch, attack, words):
     assert words in tables(batch.proc.stdout)[slug(attack)]
+
+
+def test_the_grader_cannot_be_signalled_and_the_output_says_why(batch):
+    # seccomp lets a worker signal only itself (on x86-64, where the grader refuses to run
+    # without it); Landlock ABI 6+ would refuse the signal too.
+    isolation = next(
+        line for line in batch.proc.stdout.splitlines() if line.startswith("isolation:")
+    )
+    assert "signals only to itself" in isolation or "signals to other processes" in isolation
+    assert "PermissionError" in tables(batch.proc.stdout)[slug("kill the grader")]
 
 
 def test_nothing_was_written_outside_the_copies(batch):

@@ -7,9 +7,14 @@ exercise a stub) and, for each exercise, starts a fresh worker on a temporary co
 reference results and the score are computed here, in this process. A worker that raises,
 hangs, crashes or misbehaves costs the exercise in progress, never the report.
 
+Grading fails closed: before any submission is touched a probe worker reports how it is
+confined, and if Landlock or the seccomp filter is missing on this machine nothing is
+graded unless ``--allow-unconfined`` is given (then every output says so in capitals).
+
 Exit status: 0 whenever grading completed, whatever the scores; 1 if grading could not run
-(no pristine edition, a worker that cannot start); 2 on a usage error (a submission path
-that does not exist, ``--results`` with several submissions).
+(no pristine edition, a worker that cannot start or is not confined, a hidden check that
+itself failed); 2 on a usage error (a submission path that does not exist, ``--results``
+with several submissions).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +52,9 @@ NOTEBOOKS_NOTE = (
 
 
 _MARKER = re.compile(r"^[ \t]*# BEGIN SOLUTION[ \t]*$", re.M)
+# Confinement layers to act as if this machine lacked: the tests' switch for the paths a
+# machine without Landlock or seccomp takes (see sandbox.confine). Empty in real runs.
+SIMULATE_MISSING: tuple[str, ...] = ()
 
 
 class GradingError(Exception):
@@ -54,7 +63,11 @@ class GradingError(Exception):
 
 @dataclass
 class Context:
-    """What every submission of one run shares."""
+    """What every submission of one run shares.
+
+    ``confinement`` and ``missing`` come from a probe worker started once by
+    :func:`make_context`, before any grading thread exists.
+    """
 
     tmp: Path
     pristine: Path
@@ -64,16 +77,22 @@ class Context:
     seed: int
     selected: list[exercises.Exercise]
     confinement: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    allow_unconfined: bool = False
+    simulate_missing: tuple[str, ...] = ()
 
     def notes(self) -> list[str]:
         lim = self.limits
-        lines = [f"seed {self.seed} (bpkit grade --seed {self.seed} draws the same inputs)"]
-        lines.append("isolation: " + ("; ".join(self.confinement) or "no worker was started"))
-        if any("NOT" in line for line in self.confinement):
+        lines = []
+        if self.missing:
             lines.append(
-                "WARNING: the worker is not fully confined on this machine; student code could "
-                "read files outside its copy (see the README, 'What the grader guarantees')"
+                f"WARNING: UNCONFINED GRADING: {' and '.join(self.missing)} NOT in force on "
+                "this machine, graded anyway because of --allow-unconfined. Student code "
+                "could read the kit and the hidden checks, signal or trace other processes "
+                "and forge its results: do not trust these scores for a real course."
             )
+        lines.append(f"seed {self.seed} (bpkit grade --seed {self.seed} draws the same inputs)")
+        lines.append("isolation: " + ("; ".join(self.confinement) or "no worker was started"))
         lines.append(
             f"limits: {lim.timeout:g} s wall clock per call, {lim.memory_mb} MiB address "
             f"space, {lim.cpu_seconds} s CPU per exercise, {lim.output_kb} KiB of output kept"
@@ -102,10 +121,42 @@ def pristine_edition(tmp: Path, edition: str | None, source: str | None) -> Path
     return path
 
 
+def start_worker(ctx: Context, run_dir: Path) -> Worker:
+    """A worker in ``run_dir``, refused (and stopped) if it is less confined than allowed."""
+    try:
+        worker = Worker(run_dir, ctx.runtime, ctx.limits, ctx.paths, ctx.simulate_missing)
+    except (WorkerDied, OSError) as exc:
+        raise GradingError(f"could not start a worker process: {exc}") from None
+    if worker.missing and not ctx.allow_unconfined:
+        worker.close()
+        raise GradingError(
+            f"refusing to grade: {' and '.join(worker.missing)} cannot confine the worker on "
+            f"this machine ({'; '.join(worker.confinement)}). Student code could then read "
+            "the hidden checks and forge its results. Grade on a Linux x86-64 kernel with "
+            "Landlock (5.13+), or pass --allow-unconfined to grade anyway (trusted code only)"
+        )
+    return worker
+
+
+def _student_side(exc: Exception) -> str:
+    """In words, an error that came from the worker or the submission."""
+    if isinstance(exc, (StudentError, WorkerDied)):
+        where = getattr(exc, "where", "")
+        return f"{exc}" + (f"\n{where}" if where else "")
+    return f"the worker could not be used: {type(exc).__name__}: {exc}"
+
+
 def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report.CheckResult]:
-    """Run one exercise's hidden checks in a fresh worker."""
+    """Run one exercise's hidden checks in a fresh worker.
+
+    A check ends in one of three ways: it passes; it fails (:class:`CheckFailed` about a
+    value of the submission, :class:`StudentError` when the submission raised or returned
+    something that is not plain data, :class:`WorkerDied`); or it raises anything else,
+    which is a fault of the check or of the reference code, never of the student: grading
+    stops with :class:`GradingError` naming the check, rather than cost the student points.
+    """
     # Imported here: the checks import the reference modules, which `bpkit --help` needs not.
-    from bpkit.assignments.hidden import CHECKS, CheckFailed
+    from bpkit.assignments.hidden import CHECKS, FAST_LAYERS_STAND_IN, NAIVE_ONLY, CheckFailed
 
     checks = CHECKS[ex.name]
     rel = ex.module.replace(".", "/") + ".py"
@@ -113,19 +164,14 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
         return [report.CheckResult(c, 0.0, sub.problems[rel]) for c in checks]
     run_dir = work / f"run-{ex.name}"
     shutil.copytree(base, run_dir)
-    try:
-        worker = Worker(run_dir, ctx.runtime, ctx.limits, ctx.paths)
-    except (WorkerDied, OSError) as exc:
-        raise GradingError(f"could not start a worker process: {exc}") from None
+    if ex.name in NAIVE_ONLY:
+        (run_dir / "bpkit" / "fast_layers.py").write_text(FAST_LAYERS_STAND_IN, encoding="utf-8")
     results: list[report.CheckResult] = []
-    with worker:
-        if not ctx.confinement:
-            ctx.confinement.extend(worker.confinement)
+    with start_worker(ctx, run_dir) as worker:
         try:
             worker.import_module(ex.module)
-        except (StudentError, WorkerDied) as exc:
-            text = f"{exc}" + (f"\n{exc.where}" if getattr(exc, "where", "") else "")
-            return [report.CheckResult(c, 0.0, text, worker.output()) for c in checks]
+        except Exception as exc:  # noqa: BLE001  (whatever the import did, it costs only this)
+            return [report.CheckResult(c, 0.0, _student_side(exc), worker.output()) for c in checks]
         for i, check in enumerate(checks):
             rng = np.random.default_rng([ctx.seed, zlib.crc32(f"{ex.name}/{check.name}".encode())])
             try:
@@ -134,8 +180,7 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
             except CheckFailed as exc:
                 results.append(report.CheckResult(check, 0.0, str(exc)))
             except StudentError as exc:
-                text = f"{exc}" + (f"\n{exc.where}" if exc.where else "")
-                results.append(report.CheckResult(check, 0.0, text))
+                results.append(report.CheckResult(check, 0.0, _student_side(exc)))
             except WorkerDied as exc:
                 results.append(report.CheckResult(check, 0.0, str(exc), worker.output()))
                 results += [
@@ -143,9 +188,13 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
                     for c in checks[i + 1 :]
                 ]
                 break
-            except Exception as exc:  # noqa: BLE001  (a value that trips a check's arithmetic)
-                text = f"the check could not complete: {type(exc).__name__}: {exc}"
-                results.append(report.CheckResult(check, 0.0, text))
+            except Exception as exc:  # noqa: BLE001  (the check's own fault: stop, say where)
+                detail = "".join(traceback.format_exception(exc)).rstrip()
+                raise GradingError(
+                    f"the hidden check {ex.name}/{check.name} itself failed "
+                    f"({type(exc).__name__}: {exc}); no submission is to blame, so nothing "
+                    f"was graded. Traceback of the check:\n{detail}"
+                ) from exc
     shutil.rmtree(run_dir, ignore_errors=True)
     return results
 
@@ -172,18 +221,24 @@ def make_context(
     selected: list[exercises.Exercise] | None = None,
     edition: str | None = None,
     source: str | None = None,
+    allow_unconfined: bool = False,
+    simulate_missing: tuple[str, ...] = (),
 ) -> Context:
     """Prepare a grading run in ``tmp``: pristine edition, worker runtime, sandbox paths.
+
+    A probe worker, started in an empty folder, reports the confinement every worker of
+    this run gets; the report is stored once, here, so grading threads only read it.
 
     Raises
     ------
     GradingError
-        If there is no pristine edition to grade against.
+        If there is no pristine edition to grade against, or the worker cannot be confined
+        and ``allow_unconfined`` is false.
     RuntimeError
         If the sandbox would let workers read the instructor's bpkit.
     """
     secret = [Path(bpkit.__file__).resolve().parent]
-    return Context(
+    ctx = Context(
         tmp=tmp,
         pristine=pristine_edition(tmp, edition, source),
         runtime=install_runtime(tmp / "runtime"),
@@ -191,7 +246,14 @@ def make_context(
         limits=limits,
         seed=seed if seed is not None else secrets.randbits(63),
         selected=selected or list(exercises.EXERCISES),
+        allow_unconfined=allow_unconfined,
+        simulate_missing=tuple(simulate_missing),
     )
+    probe = tmp / "probe"
+    probe.mkdir()
+    with start_worker(ctx, probe) as worker:
+        ctx.confinement, ctx.missing = list(worker.confinement), list(worker.missing)
+    return ctx
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -224,6 +286,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--edition", metavar="DIR", help="pristine student edition (default: build one now)"
     )
     parser.add_argument("--source", metavar="ROOT", help="repository root to build it from")
+    parser.add_argument(
+        "--allow-unconfined",
+        action="store_true",
+        help="grade even where Landlock or seccomp is missing (trusted submissions only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -244,9 +311,21 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory_mb=args.memory, cpu_seconds=cpu)
     with tempfile.TemporaryDirectory(prefix="bpkit-grade-") as tmp:
         try:
-            ctx = make_context(Path(tmp), limits, args.seed, selected, args.edition, args.source)
-            with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            ctx = make_context(
+                Path(tmp),
+                limits,
+                args.seed,
+                selected,
+                args.edition,
+                args.source,
+                allow_unconfined=args.allow_unconfined,
+                simulate_missing=SIMULATE_MISSING,
+            )
+            pool = ThreadPoolExecutor(max_workers=args.jobs)
+            try:
                 results = list(pool.map(lambda s: grade_submission(s, ctx), subs))
+            finally:  # after a GradingError, grade no further submission
+                pool.shutdown(wait=True, cancel_futures=True)
         except (GradingError, RuntimeError) as exc:
             print(f"bpkit grade: error: {exc}", file=sys.stderr)
             return 1

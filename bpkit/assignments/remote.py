@@ -93,9 +93,26 @@ class Worker:
     limits : sandbox.Limits
     paths : dict
         ``read``, ``list_only`` and ``numpy_site`` from :func:`sandbox.sandbox_paths`.
+    simulate_missing : sequence of str
+        Confinement layers the worker acts as if it lacked (tests only; see
+        :func:`sandbox.confine`).
+
+    Attributes
+    ----------
+    confinement : list of str
+        The worker's own account of each confinement layer.
+    missing : list of str
+        The layers of :data:`sandbox.LAYERS` not in force in it.
     """
 
-    def __init__(self, run_dir: Path, runtime_dir: Path, limits: sandbox.Limits, paths: dict):
+    def __init__(
+        self,
+        run_dir: Path,
+        runtime_dir: Path,
+        limits: sandbox.Limits,
+        paths: dict,
+        simulate_missing: tuple[str, ...] = (),
+    ):
         self.run_dir, self.limits = Path(run_dir), limits
         cmd_r, self._cmd_w = os.pipe()
         self._res_r, res_w = os.pipe()
@@ -134,13 +151,15 @@ class Worker:
             "write": [str(run_dir)],
             "run_dir": str(run_dir),
             "drop_from_path": [str(runtime_dir), paths["numpy_site"]],
+            "simulate_missing": list(simulate_missing),
         }
         self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
-        tag, report = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
-        if tag != "ready":
+        reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+        if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
             self._stop()
-            raise WorkerDied(f"the worker did not start properly (said {tag!r})")
-        self.confinement: list[str] = list(report)
+            raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
+        self.confinement: list[str] = [str(line) for line in reply[1]]
+        self.missing: list[str] = [str(name) for name in reply[2]]
 
     # -- protocol
     def request(self, message: tuple, what: str) -> object:
@@ -159,9 +178,7 @@ class Worker:
         if tag == "raised" and len(reply) == 4:
             name, text, frames = (str(x) for x in reply[1:])
             raise StudentError(f"{what} raised {name}: {text}", frames)
-        if tag == "refused" and len(reply) == 2:
-            raise StudentError(str(reply[1]))
-        if tag == "missing" and len(reply) == 2:
+        if tag in ("refused", "missing") and len(reply) == 2:
             raise StudentError(str(reply[1]))
         self._stop()
         raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
@@ -200,7 +217,10 @@ class Worker:
                 if not sel.select(self._left(deadline, what)):
                     self._check_disk(what)
                     continue
-                chunk = os.read(self._res_r, 2**20)
+                try:
+                    chunk = os.read(self._res_r, 2**20)
+                except OSError:
+                    chunk = b""
                 if not chunk:
                     self._died(what)
                 self._buf += chunk
@@ -216,16 +236,27 @@ class Worker:
         return min(left, 1.0)
 
     def _check_disk(self, what: str) -> None:
-        """Stop a worker that fills its copy (RLIMIT_FSIZE bounds one file, not how many)."""
+        """Stop a worker that fills its copy (RLIMIT_FSIZE bounds one file, not how many).
+
+        The worker may create, delete or rename anything in its copy while this walks it,
+        so an entry can vanish or become unreadable between listing and ``stat``: such an
+        entry is skipped (it is counted again on the next round if it comes back).
+        """
         used, count, stack = 0, 0, [str(self.run_dir)]
         while stack and count <= MAX_FILES:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    count += 1
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    else:
-                        used += entry.stat(follow_symlinks=False).st_blocks * 512
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        count += 1
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                            else:
+                                used += entry.stat(follow_symlinks=False).st_blocks * 512
+                        except OSError:
+                            continue
+            except OSError:
+                continue
         if count > MAX_FILES or used > self.limits.disk_mb * 2**20:
             self._stop()
             raise WorkerDied(
@@ -282,7 +313,15 @@ class Worker:
 
     def put(self, value: object, label: str = "value") -> Remote:
         """Send a plain value and keep it in the worker; return its proxy."""
-        return Remote(self, self.request(("put", value), f"sending {label}"), (), None, label)
+        what = f"sending {label}"
+        return Remote(self, self.handle(self.request(("put", value), what), what), (), None, label)
+
+    def handle(self, value: object, what: str) -> int:
+        """``value`` if it is a handle the worker could have made, else stop the worker."""
+        if type(value) is not int or not 0 < value < 2**32:
+            self._stop()
+            raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
+        return value
 
     def import_module(self, module: str) -> None:
         """Import a module of the submission (this runs its top-level code)."""
@@ -328,7 +367,8 @@ class Remote:
     def __call__(self, *args, **kwargs) -> Remote:
         func = self.func if self.func is not None else self.ref()
         what = f"{self.label}()"
-        handle = self.worker.request(("call", func, _refs(list(args)), _refs(kwargs)), what)
+        reply = self.worker.request(("call", func, _refs(list(args)), _refs(kwargs)), what)
+        handle = self.worker.handle(reply, what)
         return Remote(self.worker, handle, (), None, f"{self.label}()")
 
 

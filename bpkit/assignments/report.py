@@ -130,5 +130,19 @@ def write_csv(path: str | Path, results: Sequence[SubmissionResult]) -> None:
         out.writerow(["submission", "total", "max", *graded])
         for r in results:
             out.writerow(
-                [r.name, _num(r.total), _num(r.max_total), *(_num(r.points(n)) for n in graded)]
+                [
+                    _cell(r.name),
+                    _num(r.total),
+                    _num(r.max_total),
+                    *(_num(r.points(n)) for n in graded),
+                ]
             )
+
+
+def _cell(text: str) -> str:
+    """``text`` as a cell that a spreadsheet shows as text, never runs as a formula.
+
+    A submission's name is chosen by a student; one starting with ``=``, ``+``, ``-``,
+    ``@`` (or a tab or carriage return) would be a formula, so it gets a leading quote.
+    """
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -10,8 +10,14 @@ it afterwards:
   submission; with ABI 4+ it may not open TCP connections, with ABI 6+ it may not signal
   processes outside its own sandbox (the grader) nor reach abstract unix sockets;
 - seccomp (x86-64): no new processes (threads are fine), no sockets, no ``ptrace``, no
-  ``execve``, no changing resource limits, no namespaces or mounts;
+  ``execve``, no pidfds, no signals to any process but itself, no changing resource limits,
+  no namespaces or mounts;
 - running as root, it drops every capability first.
+
+A layer the machine cannot apply (no Landlock in the kernel, no seccomp filter for this
+CPU) is reported by :func:`confine` as missing; the grader then refuses to grade unless told
+``--allow-unconfined``. Without seccomp, a worker not running as root also gets an
+``RLIMIT_NPROC`` a little above the processes its user already has, so it cannot fork much.
 
 The grader's wall-clock deadline, output cap and disk watch live on the other side, in
 :mod:`bpkit.assignments.remote`; :func:`sandbox_paths` (run by the grader) decides what the
@@ -38,6 +44,14 @@ _libc.prctl.restype = ctypes.c_int
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
+# Processes (threads included) a worker without seccomp may add to its user's count:
+# room for the fast layers' and BLAS's threads, not for a fork bomb.
+NPROC_MARGIN = 64
+LAYERS = ("landlock", "seccomp")
+
+
+class Unavailable(Exception):
+    """A confinement layer this machine cannot apply; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,37 @@ def set_limits(limits: dict) -> None:
         (resource.RLIMIT_CORE, 0),
     ):
         resource.setrlimit(res, (value, value))
+
+
+def _tasks_of_user(uid: int) -> int:
+    """Processes and threads whose real user is ``uid``, as /proc shows them."""
+    count = 0
+    try:
+        pids = os.listdir("/proc")
+    except OSError:
+        return 0
+    for pid in pids:
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                fields = dict(line.split(b":", 1) for line in fh if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == uid:
+                count += int(fields[b"Threads"])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return count
+
+
+def limit_processes(tasks: int) -> str:
+    """Cap the user's process count at ``tasks`` (counted before Landlock hid /proc) + margin."""
+    if os.geteuid() == 0:
+        return "running as root: RLIMIT_NPROC would not apply"
+    if tasks < 1:  # this process at least: /proc could not be read
+        return "could not count processes in /proc: RLIMIT_NPROC NOT set"
+    cap = tasks + NPROC_MARGIN
+    resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+    return f"RLIMIT_NPROC {cap} (about {NPROC_MARGIN} more processes or threads)"
 
 
 def sandbox_paths(secret: list[Path]) -> dict:
@@ -185,11 +230,16 @@ def landlock(read: list[str], list_only: list[str], write: list[str]) -> str:
     Returns
     -------
     str
-        What was restricted, or why nothing was (Landlock unavailable).
+        What was restricted.
+
+    Raises
+    ------
+    Unavailable
+        If the kernel has no Landlock or refuses the ruleset; nothing was restricted then.
     """
     abi = landlock_abi()
     if abi < 1:
-        return "Landlock unavailable on this kernel: file access is NOT confined"
+        raise Unavailable("Landlock unavailable on this kernel: file access is NOT confined")
     fs = _fs_rights(abi)
     attr = _RulesetAttr(fs, _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0, 0)
     if abi >= 6:
@@ -197,7 +247,7 @@ def landlock(read: list[str], list_only: list[str], write: list[str]) -> str:
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     ruleset = _libc.syscall(_LL_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), 0)
     if ruleset < 0:
-        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+        raise Unavailable(f"Landlock refused a ruleset ({os.strerror(ctypes.get_errno())})")
     try:
         for paths, rights in (
             (read, _FS_READ_FILE | _FS_READ_DIR),
@@ -208,7 +258,7 @@ def landlock(read: list[str], list_only: list[str], write: list[str]) -> str:
                 _add_path_rule(ruleset, path, rights)
         _no_new_privs()
         if _libc.syscall(_LL_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
-            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+            raise Unavailable(f"landlock_restrict_self failed ({os.strerror(ctypes.get_errno())})")
     finally:
         os.close(ruleset)
     extra = ", TCP" if abi >= 4 else ""
@@ -248,9 +298,13 @@ _X86_64_DENIED = {
     "chroot": 161, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
     "io_uring_setup": 425, "keyctl": 250, "add_key": 248, "request_key": 249,
     "kexec_load": 246, "init_module": 175, "finit_module": 313, "delete_module": 176,
-    "open_by_handle_at": 304,
+    "open_by_handle_at": 304, "pidfd_open": 434, "pidfd_send_signal": 424, "pidfd_getfd": 438,
 }  # fmt: skip
 _X86_64_CLONE, _X86_64_CLONE3, _X86_64_PRLIMIT64 = 56, 435, 302
+# System calls that send a signal; allowed only when args[0] is the worker's own pid.
+_X86_64_SIGNAL = {
+    "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
+}  # fmt: skip
 
 
 class _SockFilter(ctypes.Structure):
@@ -282,7 +336,14 @@ def _assemble(program: list[tuple]) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def _seccomp_program() -> list[tuple[int, int, int, int]]:
+def _seccomp_program(pid: int) -> list[tuple[int, int, int, int]]:
+    """The filter for the worker whose process id is ``pid``.
+
+    A signal may go to ``pid`` itself (Python's own ``os.kill(os.getpid(), ...)``, a
+    thread's ``pthread_kill``), never elsewhere: not to the grader, not to ``0`` or a
+    negative id (a whole process group). The kernel reads a pid as a 32-bit int, so the
+    low word of args[0] is all that matters.
+    """
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | _EPERM
     nosys = 0x00050000 | _ENOSYS
@@ -294,6 +355,8 @@ def _seccomp_program() -> list[tuple[int, int, int, int]]:
     ]
     for nr in sorted(_X86_64_DENIED.values()):
         prog.append((jeq, "deny", 0, nr))
+    for nr in sorted(_X86_64_SIGNAL.values()):
+        prog.append((jeq, "signal", 0, nr))
     prog += [
         (jeq, "clone", 0, _X86_64_CLONE),
         # clone3 hides its flags behind a pointer; glibc falls back to clone on ENOSYS.
@@ -308,6 +371,9 @@ def _seccomp_program() -> list[tuple[int, int, int, int]]:
         (jeq, 0, "deny", 0),
         (ld, 0, 0, 36),
         (jeq, "allow", "deny", 0),
+        ("label", "signal"),
+        (ld, 0, 0, 16),  # low word of args[0], the target pid
+        (jeq, "allow", "deny", pid),
         ("label", "allow"),
         (ret, 0, 0, allow),
         ("label", "deny"),
@@ -319,16 +385,27 @@ def _seccomp_program() -> list[tuple[int, int, int, int]]:
 
 
 def seccomp() -> str:
-    """Install the system-call filter (x86-64 only); return what it does or why it is absent."""
+    """Install the system-call filter (x86-64 only); return what it does.
+
+    Raises
+    ------
+    Unavailable
+        On another CPU, or when the kernel refuses the filter; nothing was installed then.
+    """
     if platform.machine() != "x86_64":
-        return f"seccomp filter not available on {platform.machine()}: fork is NOT blocked"
-    prog = _seccomp_program()
+        raise Unavailable(
+            f"seccomp filter not available on {platform.machine()}: fork and signals are "
+            "NOT blocked"
+        )
+    prog = _seccomp_program(os.getpid())
     filters = (_SockFilter * len(prog))(*prog)
     fprog = _SockFprog(len(prog), filters)
     _no_new_privs()
     if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
-    return "seccomp (no processes, exec, sockets or ptrace)"
+        raise Unavailable(
+            f"the kernel refused the seccomp filter ({os.strerror(ctypes.get_errno())})"
+        )
+    return "seccomp (no processes, exec, sockets, ptrace or pidfds; signals only to itself)"
 
 
 def drop_capabilities() -> bool:
@@ -348,11 +425,40 @@ def drop_capabilities() -> bool:
     return True
 
 
-def confine(read: list[str], list_only: list[str], write: list[str]) -> list[str]:
-    """Drop capabilities, apply Landlock then seccomp; return one line per layer applied."""
-    report = []
+def confine(
+    read: list[str], list_only: list[str], write: list[str], simulate_missing=()
+) -> tuple[list[str], list[str]]:
+    """Drop capabilities, apply Landlock then seccomp.
+
+    Parameters
+    ----------
+    read, list_only, write : list of str
+        As for :func:`landlock`.
+    simulate_missing : sequence of str
+        Layers (``"landlock"``, ``"seccomp"``) to act as if the machine lacked: the tests'
+        way to reach the paths a machine without them takes.
+
+    Returns
+    -------
+    lines : list of str
+        One line per layer: what it restricts, or why it is missing.
+    missing : list of str
+        The layers of :data:`LAYERS` that are not in force.
+    """
+    lines, missing = [], []
+    # Counted now: Landlock hides /proc from this process.
+    tasks = _tasks_of_user(os.getuid()) if os.geteuid() != 0 else 0
     if drop_capabilities():
-        report.append("root capabilities dropped")
-    report.append(landlock(read, list_only, write))
-    report.append(seccomp())
-    return report
+        lines.append("root capabilities dropped")
+    layers = {"landlock": lambda: landlock(read, list_only, write), "seccomp": seccomp}
+    for name in LAYERS:
+        try:
+            if name in simulate_missing:
+                raise Unavailable(f"{name} switched off for a test: NOT in force")
+            lines.append(layers[name]())
+        except Unavailable as exc:
+            lines.append(str(exc))
+            missing.append(name)
+    if "seccomp" in missing:
+        lines.append(limit_processes(tasks))
+    return lines, missing

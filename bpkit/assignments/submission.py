@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -90,14 +91,28 @@ def _from_dir(root: Path) -> Submission:
             sub.problems[rel] = f"{rel} is a symbolic link (refused)"
             continue
         try:
-            fd = os.open(found, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as fh:
-                data = fh.read(MAX_BYTES + 1)
+            data = _read_regular(found)
         except OSError as exc:
             sub.problems[rel] = f"{rel} could not be read ({exc.strerror})"
             continue
+        if data is None:
+            sub.problems[rel] = f"{rel} is not a regular file (refused)"
+            continue
         _accept(sub, rel, data)
     return sub
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The first ``MAX_BYTES + 1`` bytes of a regular file; None for anything else.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO or a device in
+    place of a module can neither hang the grader nor be swapped in after a check.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return fh.read(MAX_BYTES + 1)
 
 
 def _from_zip(path: Path, name: str) -> Submission:

@@ -13,8 +13,11 @@ instructor's checkout), ``RESULTS_PATH`` (the results.json the grader writes).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import grading_fixtures as fx
 from bpkit.assignments import exercises
 
 LAYERS, MODELS, OPTIM = "bpkit/layers.py", "bpkit/models.py", "bpkit/optim.py"
@@ -268,6 +271,28 @@ ATTACKS = [
         ("sgd",),
     ),
     Hostile(
+        "a malformed wire reply written at import",
+        OPTIM,
+        # An array header of shape (0, 2**63) on the reply descriptor (argv[2] of the
+        # worker), read by the grader as the answer to its import request.
+        "import os as _os, struct as _struct, sys as _sys\n"
+        "_payload = b'A' + _struct.pack('<B3sB2Q', 3, b'<f8', 2, 0, 2**63)\n"
+        "_os.write(int(_sys.argv[2]), _struct.pack('<Q', len(_payload)) + _payload)\n",
+        OPTIM_EXERCISES,
+    ),
+    Hostile(
+        "folders created and deleted while the disk is watched",
+        OPTIM,
+        # Until the deadline, at import: the grader walks the copy about once a second
+        # and each walk likely meets a folder that vanished between listing and reading.
+        "import os as _os, shutil as _shutil\n"
+        "while True:\n"
+        "    for _i in range(500):\n"
+        "        _os.makedirs(f'churn/{_i}/a', exist_ok=True)\n"
+        "    _shutil.rmtree('churn', ignore_errors=True)\n",
+        OPTIM_EXERCISES,
+    ),
+    Hostile(
         "forge the worker's replies",
         OPTIM,
         "import sys as _sys\n"
@@ -295,3 +320,42 @@ FORGE_RESULTS = Hostile(
     ALL_EXERCISES,
     base="stub",
 )
+
+
+def slug(name: str) -> str:
+    """An attack's name as a submission folder name (and CSV row)."""
+    return re.sub(r"\W+", "-", name).strip("-")
+
+
+def build(attack: Hostile, editions: dict, root: Path, canary: Path, results: Path) -> Path:
+    """The submission folder of one attack, placeholders filled in."""
+    dest = fx.copy_submission(editions[attack.base], root / slug(attack.name))
+
+    def fill(text: str) -> str:
+        for token, value in (
+            ("CANARY_DIR", canary),
+            ("REPO_DIR", fx.REPO),
+            ("RESULTS_PATH", results),
+        ):
+            text = text.replace(token, str(value))
+        return text
+
+    if attack.code:
+        fx.append(dest / attack.module, fill(attack.code))
+    for rel, text in attack.extra.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(fill(text))
+    return dest
+
+
+def batch(editions: dict, root: Path) -> tuple[list[Path], Path]:
+    """The honest edition, the bare stubs and every attack as submissions under ``root``.
+
+    Returns the submission folders and the canary folder, which must stay empty.
+    """
+    canary = root / "canary"
+    canary.mkdir(parents=True)
+    subs = [fx.copy_submission(editions["honest"], root / "honest")]
+    subs.append(fx.copy_submission(editions["stub"], root / "stubs"))
+    subs += [build(a, editions, root, canary, root / "nowhere.json") for a in ATTACKS]
+    return subs, canary
