@@ -14,7 +14,7 @@ import grading_fixtures as fx
 import pytest
 
 import bpkit
-from bpkit.assignments import grade, sandbox
+from bpkit.assignments import grade, sandbox, seccomp_filter
 from bpkit.assignments.sandbox import Limits
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
@@ -44,8 +44,15 @@ def test_without_landlock_the_layer_is_reported_unavailable(monkeypatch):
         sandbox.landlock([], [], [])
 
 
+def test_on_another_cpu_seccomp_is_reported_unavailable(monkeypatch):
+    monkeypatch.setattr(sandbox.platform, "machine", lambda: "aarch64")
+    # It raises before installing anything, so it is safe in the test process.
+    with pytest.raises(sandbox.Unavailable, match="not available on aarch64"):
+        sandbox.seccomp()
+
+
 def test_the_seccomp_filter_jumps_stay_inside_the_program():
-    prog = sandbox._seccomp_program(4242)
+    prog = seccomp_filter.program(4242)
     assert len(prog) < 256
     for i, (code, jt, jf, _) in enumerate(prog):
         if code & 0x07 == 0x05:  # BPF_JMP

@@ -31,7 +31,7 @@ BOOT = (
     "import sys; sys.path[:0] = sys.argv[3:5]; "
     "from bpkit_grader import worker; worker.main(sys.argv[1:3])"
 )
-RUNTIME_MODULES = ("wire.py", "sandbox.py", "worker.py")
+RUNTIME_MODULES = ("wire.py", "sandbox.py", "seccomp_filter.py", "worker.py")
 STARTUP_SECONDS = 60.0
 MAX_FILES = 10_000
 

@@ -82,6 +82,12 @@ def _conv_backward(
     dtype=np.float64,
     fallback: bool = True,
 ) -> None:
+    """Grade conv_backward_naive on the cache of conv_forward_naive for the same inputs.
+
+    With ``fallback``, when that forward raises, on ``(x, w, b, conv_param)`` built in the
+    worker instead (the rule of :mod:`bpkit.assignments.hidden.backward`). dout and the
+    cache must come back unchanged.
+    """
     x, w, b, param = _conv_inputs(rng, strided, dtype)
     if fallback:
         cache, content = bw.cache_for(worker, CONV_F, (x, w, b, param), (x, w, b, param))
@@ -147,6 +153,12 @@ def pool_forward(worker: Worker, rng: np.random.Generator) -> None:
 def _pool_backward(
     worker: Worker, x: np.ndarray, param: dict, rng: np.random.Generator, fallback: bool = True
 ) -> None:
+    """Grade max_pool_backward_naive on the cache of its forward for the same inputs.
+
+    With ``fallback``, when that forward raises, on ``(x, pool_param)`` built in the worker
+    instead (the rule of :mod:`bpkit.assignments.hidden.backward`). dout and the cache must
+    come back unchanged.
+    """
     if fallback:
         cache, content = bw.cache_for(worker, POOL_F, (x, param), (x, param))
     else:
