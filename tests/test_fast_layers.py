@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
+from strategies import conv_cases, pool_cases
 
 from bpkit import _scratch, fast_layers
 from bpkit.fast_layers import (
@@ -45,44 +45,6 @@ def threading_mode(mode):
         yield
     finally:
         _scratch.MIN_PART, _scratch._threads = saved
-
-
-@st.composite
-def conv_cases(draw):
-    """(x, w, b, conv_param, dout) with a whole number of windows."""
-    n, c, f = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    hh, ww = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 3))
-    h_out, w_out = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    # Pick the output size, then the input size that gives it; pads wider than a tiny
-    # input are dropped rather than rejected.
-    h = (h_out - 1) * stride + hh - 2 * pad
-    w = (w_out - 1) * stride + ww - 2 * pad
-    if min(h, w) < 1:
-        pad = 0
-        h, w = (h_out - 1) * stride + hh, (w_out - 1) * stride + ww
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((n, c, h, w))
-    wt = rng.standard_normal((f, c, hh, ww))
-    b = rng.standard_normal(f)
-    dout = rng.standard_normal((n, f, h_out, w_out))
-    return x, wt, b, {"stride": stride, "pad": pad}, dout
-
-
-@st.composite
-def pool_cases(draw, ties=False):
-    """(x, pool_param, dout); tie-free x unless ``ties``, where values repeat a lot."""
-    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ph, pw, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
-    h_out, w_out = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    h, w = (h_out - 1) * stride + ph, (w_out - 1) * stride + pw
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    if ties:
-        x = rng.integers(0, 3, size=(n, c, h, w)).astype(np.float64)
-    else:
-        x = rng.permutation(n * c * h * w).reshape(n, c, h, w).astype(np.float64)
-    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
-    return x, param, rng.standard_normal((n, c, h_out, w_out))
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -7,6 +7,7 @@ times) and each backward is compared with centered differences in float64.
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import conv_cases, pool_cases
 
 from bpkit.gradcheck import eval_numerical_gradient_array, rel_error
 from bpkit.layers import (
@@ -17,29 +18,7 @@ from bpkit.layers import (
 )
 
 
-@st.composite
-def conv_cases(draw):
-    """A small conv problem: (x, w, b, conv_param, dout) with a whole number of windows."""
-    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    hh, ww = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
-    h_out, w_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    # Choose the output size first, then the input size that gives it exactly.
-    h = (h_out - 1) * stride + hh - 2 * pad
-    w = (w_out - 1) * stride + ww - 2 * pad
-    if min(h, w) < 1:  # more padding than such a small input allows: drop it
-        pad = 0
-        h, w = (h_out - 1) * stride + hh, (w_out - 1) * stride + ww
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((n, c, h, w))
-    wt = rng.standard_normal((f, c, hh, ww))
-    b = rng.standard_normal(f)
-    param = {"stride": stride, "pad": pad}
-    out, _ = conv_forward_naive(x, wt, b, param)
-    return x, wt, b, param, rng.standard_normal(out.shape)
-
-
-@given(conv_cases())
+@given(conv_cases(max_batch=2, max_filters=3, max_kernel=3, max_pad=2, max_out=3))
 def test_conv_backward_matches_numerical_gradient(case):
     x, w, b, param, dout = case
     x_before = x.copy()
@@ -55,22 +34,7 @@ def test_conv_backward_matches_numerical_gradient(case):
     assert rel_error(db, num_db) < 1e-7, f"db off for {param}, x {x.shape}, w {w.shape}"
 
 
-@st.composite
-def pool_cases(draw):
-    """A pool problem with tie-free inputs; stride < window size gives overlapping windows."""
-    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
-    ph, pw, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    h_out, w_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    h, w = (h_out - 1) * stride + ph, (w_out - 1) * stride + pw
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    # A permutation spaced by 1 keeps the maximum unique and far from its neighbours,
-    # so the step h of the numerical gradient never swaps which entry wins.
-    x = rng.permutation(n * c * h * w).reshape(n, c, h, w).astype(np.float64)
-    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
-    return x, param, rng.standard_normal((n, c, h_out, w_out))
-
-
-@given(pool_cases())
+@given(pool_cases(max_batch=2, max_stride=3, max_out=4))
 def test_max_pool_backward_matches_numerical_gradient(case):
     x, param, dout = case
     _, cache = max_pool_forward_naive(x, param)
