@@ -45,7 +45,7 @@ def affine_relu_backward(dout: np.ndarray, cache: tuple):
     ----------
     dout : ndarray, shape (N, M)
     cache : tuple
-        From :func:`affine_relu_forward`.
+        ``(affine cache, relu cache)`` from :func:`affine_relu_forward`.
 
     Returns
     -------
@@ -91,6 +91,7 @@ def conv_relu_backward(dout: np.ndarray, cache: tuple):
     ----------
     dout : ndarray, shape (N, F, H', W')
     cache : tuple
+        ``(conv cache, relu cache)`` from :func:`conv_relu_forward`.
 
     Returns
     -------
@@ -142,6 +143,7 @@ def conv_relu_pool_backward(dout: np.ndarray, cache: tuple):
     ----------
     dout : ndarray, shape (N, F, H'', W'')
     cache : tuple
+        ``(conv cache, relu cache, pool cache)`` from :func:`conv_relu_pool_forward`.
 
     Returns
     -------

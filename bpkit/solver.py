@@ -151,9 +151,24 @@ class Solver:
     def check_accuracy(
         self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 200
     ) -> float:
-        """Fraction of examples in ``X`` (N, ...) whose highest score is the label ``y`` (N,).
+        """Fraction of examples whose highest score is their label.
 
-        With ``num_samples``, a random subset of that size is used.
+        Parameters
+        ----------
+        X : ndarray, shape (N, ...)
+            Inputs, as the model's ``loss`` takes them.
+        y : ndarray of int, shape (N,)
+            Labels.
+        num_samples : int, optional
+            Score a random subset of this size (drawn from the Solver's evaluation stream,
+            never the minibatch one) instead of all N.
+        batch_size : int
+            Examples per call to ``model.loss``, to bound memory.
+
+        Returns
+        -------
+        float
+            Accuracy in [0, 1].
         """
         if num_samples is not None and len(X) > num_samples:
             idx = self.eval_rng.choice(len(X), num_samples, replace=False)
