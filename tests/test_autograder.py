@@ -108,3 +108,13 @@ def test_the_kit_and_its_pyproject_come_from_the_source_given(tmp_path):
     with zipfile.ZipFile(out) as zf:
         assert b"SOURCE_TREE_MARK" in zf.read("kit/bpkit/__init__.py")
         assert zf.read("kit/pyproject.toml") == (source / "pyproject.toml").read_bytes()
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["confined only", "allow unconfined"])
+def test_unconfined_grading_is_an_explicit_choice_written_into_run_autograder(tmp_path, allow):
+    out = tmp_path / "autograder.zip"
+    args = ["autograder", str(out)] + (["--allow-unconfined"] if allow else [])
+    assert main(args) == 0
+    with zipfile.ZipFile(out) as zf:
+        run = zf.read("run_autograder").decode()
+    assert ("--allow-unconfined" in run) is allow

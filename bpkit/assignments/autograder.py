@@ -43,7 +43,7 @@ RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source/kit" || exit 1
 "$PYTHON" -m bpkit grade "$ROOT/submission" --edition "$ROOT/source/pristine" \\
-    --results "$RESULTS" --timeout {timeout} --memory {memory}
+    --results "$RESULTS" --timeout {timeout} --memory {memory}{extra}
 status=$?
 if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
     # Grading itself failed (not the submission): say so rather than leave no result.
@@ -93,6 +93,7 @@ def build(
     edition: str | Path | None = None,
     source: str | Path | None = None,
     limits: Limits | None = None,
+    allow_unconfined: bool = False,
 ) -> Path:
     """Write the autograder zip.
 
@@ -107,6 +108,9 @@ def build(
         checkout the imported bpkit belongs to (:func:`release.default_source`).
     limits : Limits, optional
         Per-call timeout and memory for ``run_autograder``.
+    allow_unconfined : bool
+        Make ``run_autograder`` grade even where the kernel offers no Landlock or seccomp
+        (``bpkit grade --allow-unconfined``); results then say that grading was unconfined.
 
     Returns
     -------
@@ -123,7 +127,11 @@ def build(
         files = {**_kit_files(root), **_edition_files(Path(edition))}
     scripts = {
         "setup.sh": SETUP_SH,
-        "run_autograder": RUN_AUTOGRADER.format(timeout=limits.timeout, memory=limits.memory_mb),
+        "run_autograder": RUN_AUTOGRADER.format(
+            timeout=limits.timeout,
+            memory=limits.memory_mb,
+            extra=" --allow-unconfined" if allow_unconfined else "",
+        ),
     }
     out = Path(out_zip)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -141,12 +149,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", metavar="ROOT", help="repository root (default: above bpkit)")
     parser.add_argument("--timeout", type=float, default=default.timeout, metavar="S")
     parser.add_argument("--memory", type=int, default=default.memory_mb, metavar="MB")
+    parser.add_argument(
+        "--allow-unconfined",
+        action="store_true",
+        help="grade even where Gradescope's kernel cannot confine student code (says so)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
     try:
-        out = build(args.out_zip, args.edition, args.source, limits)
+        out = build(args.out_zip, args.edition, args.source, limits, args.allow_unconfined)
     except (OSError, ValueError) as exc:
         print(f"bpkit autograder: error: {exc}", file=sys.stderr)
         return 1
