@@ -71,7 +71,8 @@ def table(headers: list[str], rows: list[list], markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(row) + " |" for row in cells]
-        return "\n".join(lines)
+        # Blank lines around it: a markdown table does not interrupt a paragraph.
+        return "\n" + "\n".join(lines) + "\n"
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

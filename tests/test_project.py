@@ -126,3 +126,15 @@ def test_every_exercise_has_a_registered_marker_and_a_public_test_file():
     for ex in EXERCISES:
         assert ex.name in registered, f"exercise {ex.name} has no marker in pyproject.toml"
         assert (ROOT / ex.public_tests).is_file(), f"{ex.public_tests} is missing"
+
+
+def test_readme_shows_the_benchmark_tables_as_the_command_wrote_them():
+    # `python -m benchmarks.run --markdown benchmarks/RESULTS.md` writes the file; the README
+    # must hold it unchanged between its markers, so no figure there is typed by hand.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- benchmark-table:start -->\n", "<!-- benchmark-table:end -->"
+    assert start in readme and end in readme, "README lacks the benchmark markers"
+    block = readme[readme.index(start) + len(start) : readme.index(end)]
+    written = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
+    assert block == written, "README's benchmark block differs from benchmarks/RESULTS.md"
+    assert written.startswith("Machine: "), "the tables must say which machine ran them"
