@@ -1,15 +1,13 @@
 """The whole release: deterministic, importable with every stub, failures name the exercise."""
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from edition_runs import run_in
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import bpkit
@@ -26,20 +24,6 @@ def tree(root: Path) -> dict:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-
-def run_in(folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python *args`` in ``folder``, with nothing in the environment pointing elsewhere."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,12 @@
 """Release, then fill the stubs back in: the public tests and the notebooks pass in the edition."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from edition_runs import run_in
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from bpkit.assignments import exercises, markers, release
@@ -22,19 +20,6 @@ NOTEBOOKS = (
     "04_update_rules.ipynb",
     "05_convnet.ipynb",
 )
-
-
-def run_in(folder: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def reference(module: str, rel: str) -> str:
