@@ -43,3 +43,29 @@ def test_quick_benchmark_writes_json_and_markdown(tmp_path):
     assert all(r["fast"]["total_ms"] > 0 for r in results["conv"])
     text = md.read_text()
     assert text.startswith("Machine: ") and "| conv | dtype |" in text
+
+
+@pytest.mark.slow
+def test_grading_benchmark_grades_every_copy_to_full_marks(tmp_path):
+    out = tmp_path / "grading.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.grading",
+            "--batch",
+            "2",
+            "--runs",
+            "1",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert results["batch rows with full marks"] == "2 of 2"
+    assert results["one submission s"] > 0
