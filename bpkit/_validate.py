@@ -125,3 +125,27 @@ def window_fits(what: str, size: int, window: int, stride: int, pad: int = 0) ->
             f"is not divisible by stride {stride}; expected a whole number of windows"
         )
     return 1 + span // stride
+
+
+def conv_out_shape(x: np.ndarray, w: np.ndarray, conv_param: dict):
+    """Check a convolution's arguments and return (N, F, H', W')."""
+    float_array("x", x, ndim=4)
+    float_array("w", w, ndim=4)
+    params("conv_param", conv_param, ("stride", "pad"))
+    n, c, h, wd = x.shape
+    f, cw, hh, ww = w.shape
+    dim_match("conv: input channels C, x.shape[1] vs w.shape[1]", c, cw)
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    h_out = window_fits("conv height", h, hh, stride, pad)
+    w_out = window_fits("conv width", wd, ww, stride, pad)
+    return n, f, h_out, w_out
+
+
+def pool_out_shape(x: np.ndarray, pool_param: dict):
+    """Check a pooling's arguments and return (H', W')."""
+    float_array("x", x, ndim=4)
+    params("pool_param", pool_param, ("pool_height", "pool_width", "stride"))
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    h_out = window_fits("pool height", x.shape[2], ph, stride)
+    w_out = window_fits("pool width", x.shape[3], pw, stride)
+    return h_out, w_out

@@ -26,7 +26,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from bpkit import _scratch, _validate
-from bpkit.layers import _conv_out_shape, _pool_out_shape
 
 # The scratch buffers and threads are managed in bpkit._scratch; these two are public here.
 clear_buffers = _scratch.clear_buffers
@@ -175,7 +174,7 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     one copy lays it out. A row of ones under :math:`X_{col}` and a column ``b`` beside
     :math:`W_{row}` add the bias inside the product, saving a pass over out.
     """
-    n, f, h_out, w_out = _conv_out_shape(x, w, conv_param)
+    n, f, h_out, w_out = _validate.conv_out_shape(x, w, conv_param)
     _validate.float_array("b", b, ndim=1)
     _validate.dim_match("conv: b.shape[0] vs number of filters F", f, b.shape[0])
     stride, pad = conv_param["stride"], conv_param["pad"]
@@ -325,7 +324,7 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     (N, C, H', pool_height, W', pool_width) too, but numpy reduces over such short
     axes 15-30x slower than it takes the maximum of the sub-grids.)
     """
-    out_hw = _pool_out_shape(x, pool_param)
+    out_hw = _validate.pool_out_shape(x, pool_param)
     out = _window_max(x, pool_param, out_hw)
     # The backward compares x with the window maxima. It gets a private copy, which the
     # caller cannot change in between, in a scratch buffer this forward owns until

@@ -209,20 +209,6 @@ def svm_loss(x: np.ndarray, y: np.ndarray):
     return loss, dx
 
 
-def _conv_out_shape(x: np.ndarray, w: np.ndarray, conv_param: dict):
-    """Check a convolution's arguments and return (N, F, H', W')."""
-    _validate.float_array("x", x, ndim=4)
-    _validate.float_array("w", w, ndim=4)
-    _validate.params("conv_param", conv_param, ("stride", "pad"))
-    n, c, h, wd = x.shape
-    f, cw, hh, ww = w.shape
-    _validate.dim_match("conv: input channels C, x.shape[1] vs w.shape[1]", c, cw)
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    h_out = _validate.window_fits("conv height", h, hh, stride, pad)
-    w_out = _validate.window_fits("conv width", wd, ww, stride, pad)
-    return n, f, h_out, w_out
-
-
 def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict):
     r"""Convolution (cross-correlation) forward, written as plain loops.
 
@@ -250,7 +236,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
     With :math:`x_p` the padded input, :math:`s` the stride:
     :math:`out_{nfij} = b_f + \sum_{c,k,l} w_{fckl}\, x_{p,n,c,is+k,js+l}`. x is not modified.
     """
-    n, f, h_out, w_out = _conv_out_shape(x, w, conv_param)
+    n, f, h_out, w_out = _validate.conv_out_shape(x, w, conv_param)
     _validate.float_array("b", b, ndim=1)
     _validate.dim_match("conv: b.shape[0] vs number of filters F", f, b.shape[0])
     # BEGIN SOLUTION
@@ -292,7 +278,7 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple):
     Overlapping windows add up; the padding's gradient is cut off at the end.
     """
     x, w, b, conv_param = cache
-    _validate.upstream(dout, _conv_out_shape(x, w, conv_param))
+    _validate.upstream(dout, _validate.conv_out_shape(x, w, conv_param))
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     hh, ww = w.shape[2:]
@@ -313,16 +299,6 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple):
     return dx, dw, db
 
 
-def _pool_out_shape(x: np.ndarray, pool_param: dict):
-    """Check a pooling's arguments and return (H', W')."""
-    _validate.float_array("x", x, ndim=4)
-    _validate.params("pool_param", pool_param, ("pool_height", "pool_width", "stride"))
-    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    h_out = _validate.window_fits("pool height", x.shape[2], ph, stride)
-    w_out = _validate.window_fits("pool width", x.shape[3], pw, stride)
-    return h_out, w_out
-
-
 def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
     r"""Max pooling forward, written as plain loops.
 
@@ -340,7 +316,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
     cache : tuple
         ``(x, pool_param)`` for :func:`max_pool_backward_naive`.
     """
-    h_out, w_out = _pool_out_shape(x, pool_param)
+    h_out, w_out = _validate.pool_out_shape(x, pool_param)
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     out = np.empty(x.shape[:2] + (h_out, w_out), dtype=x.dtype)
@@ -374,7 +350,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple):
     the same input, their gradients add up (``+=``, not ``=``).
     """
     x, pool_param = cache
-    _validate.upstream(dout, x.shape[:2] + _pool_out_shape(x, pool_param))
+    _validate.upstream(dout, x.shape[:2] + _validate.pool_out_shape(x, pool_param))
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     n, c = x.shape[:2]
