@@ -203,14 +203,23 @@ def test_a_fifo_in_place_of_a_module_is_refused_without_blocking(tmp_path):
     assert "not a regular file" in loaded["sub"].problems["bpkit/layers.py"]
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\t=1"])
-def test_csv_cells_from_submission_names_are_never_formulas(tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "cell"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "\\t=1"),  # the tab is escaped, which leaves no formula either
+    ],
+)
+def test_csv_cells_from_submission_names_are_never_formulas(tmp_path, name, cell):
     check = CHECKS["sgd"][0]
     result = report.SubmissionResult(name, [report.CheckResult(check, 4.0)])
     report.write_csv(tmp_path / "grades.csv", [result])
     with open(tmp_path / "grades.csv", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[1][0] == "'" + name
+    assert rows[1][0] == cell
     assert rows[1][1:4] == ["4", "4", "4"]
 
 
