@@ -26,8 +26,9 @@ TOTAL = sum(ex.points for ex in exercises.EXERCISES)
 
 
 def tables(stdout: str) -> dict[str, str]:
+    """Each submission's table, its wrapped lines joined (one space between words)."""
     blocks = stdout.split("\nsubmission: ")[1:]
-    return {block.split("\n", 1)[0]: block for block in blocks}
+    return {block.split("\n", 1)[0]: " ".join(block.split()) for block in blocks}
 
 
 @pytest.fixture(scope="module")
