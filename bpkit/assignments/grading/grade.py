@@ -65,7 +65,7 @@ from bpkit.assignments.grading.worker_client import (
 from bpkit.assignments.student import exercises
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
-SUBMISSION_TIMEOUT = 600.0
+SUBMISSION_TIMEOUT = 300.0
 
 NOTEBOOKS_NOTE = (
     "Notebooks are not graded: the score comes from the hidden checks of "
@@ -658,14 +658,16 @@ def _grade_all(paths: list[str], ctx: Context, out: Output, notes: list[str], jo
         for future in as_completed([pool.submit(one, p) for p in paths]):
             future.result()
     except BaseException:
-        ctx.stop.set()  # in-flight submissions stop at their next exercise, unwritten
+        # In-flight submissions stop at once (their workers killed) and are not written.
+        ctx.stop.set()
+        worker_client.kill_all()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Stopper:
-    """SIGINT and SIGTERM stop the run: no new exercise starts, every worker is killed.
+    """SIGINT, SIGTERM and SIGHUP stop the run: no new exercise starts, every worker is killed.
 
     Finished submissions are already written; the one in flight is dropped (``--resume``
     grades it again). The handlers are put back on exit.
@@ -676,7 +678,7 @@ class _Stopper:
         self.signalled = False
         self.previous = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
