@@ -452,20 +452,24 @@ def test_a_row_is_appended_and_flushed_as_each_submission_is_graded(tmp_path):
         log.close()
 
 
-def test_a_5000_deep_tree_is_removed_without_recursion(tmp_path):
+def test_a_tree_deeper_than_recursion_and_path_max_is_removed(tmp_path):
+    # The hostile suite leaves a 5000-deep chain in a worker's copy; this one is smaller but
+    # still deeper than the recursion limit and than PATH_MAX can name (1200 * 9 bytes).
+    depth = sys.getrecursionlimit() + 200
     top = tmp_path / "copy"
     top.mkdir()
     fd = os.open(top, os.O_RDONLY)
-    for i in range(5000):  # deeper than PATH_MAX allows to name, and than recursion goes
-        os.mkdir("d", dir_fd=fd)
-        if i % 500 == 0:
+    for i in range(depth):
+        os.mkdir("dddddddd", dir_fd=fd)
+        if i % 300 == 0:
             os.close(os.open("f", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
             os.symlink(fx.REPO, "link", dir_fd=fd)
             os.mkdir("shut", 0, dir_fd=fd)
-        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        child = os.open("dddddddd", os.O_RDONLY, dir_fd=fd)
         os.close(fd)
         fd = child
     os.close(fd)
+    assert depth * 9 > os.pathconf(tmp_path, "PC_PATH_MAX")
     scratch.remove_tree(top)
     assert not top.exists()
     assert (fx.REPO / "bpkit").is_dir()  # the link was removed, not followed

@@ -254,28 +254,29 @@ def _run_checks(ex, checks, worker: Worker, ctx: Context) -> list[report.CheckRe
         return _all_failed(checks, _student_side(exc), worker.output())
     results: list[report.CheckResult] = []
     for i, check in enumerate(checks):
-        result = _run_check(ex, check, worker, ctx)
+        result, stopped = _run_check(ex, check, worker, ctx)
         results.append(result)
-        if worker._dead:
+        if stopped:
             why = result.message.split("\n", 1)[0]
             results += _all_failed(checks[i + 1 :], f"not run: the worker had stopped ({why})")
             break
     return results
 
 
-def _run_check(ex, check, worker: Worker, ctx: Context) -> report.CheckResult:
+def _run_check(ex, check, worker: Worker, ctx: Context) -> tuple[report.CheckResult, bool]:
+    """One check's result, and whether the worker stopped during it."""
     from bpkit.assignments.grading.checks import CheckFailed
 
     rng = np.random.default_rng([ctx.seed, zlib.crc32(f"{ex.name}/{check.name}".encode())])
     try:
         check.run(worker, rng)
-        return report.CheckResult(check, float(check.points))
+        return report.CheckResult(check, float(check.points)), False
     except CheckFailed as exc:
-        return report.CheckResult(check, 0.0, str(exc))
+        return report.CheckResult(check, 0.0, str(exc)), False
     except StudentError as exc:
-        return report.CheckResult(check, 0.0, _student_side(exc))
+        return report.CheckResult(check, 0.0, _student_side(exc)), False
     except WorkerDied as exc:
-        return report.CheckResult(check, 0.0, str(exc), worker.output())
+        return report.CheckResult(check, 0.0, str(exc), worker.output()), True
     except Exception as exc:  # noqa: BLE001  (the check's own fault: stop, say where)
         detail = "".join(traceback.format_exception(exc)).rstrip()
         raise GradingError(
