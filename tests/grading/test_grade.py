@@ -630,3 +630,13 @@ def test_long_reasons_wrap_and_an_unfinished_exercise_takes_one_line():
     assert len(wrapped) > 3 and all(len(line) <= 80 for line in lines)
     assert all(line.startswith(" " * 30) for line in wrapped[1:])  # under the column
     assert " ".join(" ".join(line[30:].split()) for line in wrapped).count("got (4, 3)") == 8
+
+
+def test_an_output_that_cannot_be_written_costs_only_that_output(editions, tmp_path):
+    results = tmp_path / "results.json"
+    results.mkdir()  # a folder in the way: results.json cannot be renamed into place
+    proc = fx.run_grade(str(editions["honest"]), *FAST, "--results", str(results))
+    assert proc.returncode == 1
+    assert "could not write results.json of honest: IsADirectoryError" in proc.stderr
+    assert f"{'total':<15}{SGD + ADAM:>7}{SGD + ADAM:>6}" in proc.stdout  # the table still is
+    assert os.listdir(results) == [] and os.listdir(tmp_path) == ["results.json"]
