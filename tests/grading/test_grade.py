@@ -640,3 +640,34 @@ def test_an_output_that_cannot_be_written_costs_only_that_output(editions, tmp_p
     assert "could not write results.json of honest: IsADirectoryError" in proc.stderr
     assert f"{'total':<15}{SGD + ADAM:>7}{SGD + ADAM:>6}" in proc.stdout  # the table still is
     assert os.listdir(results) == [] and os.listdir(tmp_path) == ["results.json"]
+
+
+def test_graders_writing_the_same_results_json_never_leave_it_broken(tmp_path):
+    path = tmp_path / "results.json"
+    results = [
+        report.SubmissionResult(f"s{i}", [report.CheckResult(CHECKS["sgd"][0], float(i))])
+        for i in range(4)
+    ]
+    seen, stop = [], threading.Event()
+
+    def read_while_written():
+        while not stop.is_set():
+            if path.exists():
+                seen.append(json.loads(path.read_text())["score"])  # never half a file
+
+    def write(result):
+        for _ in range(50):
+            report.write_results(path, result, ["note"])
+
+    reader = threading.Thread(target=read_while_written)
+    writers = [threading.Thread(target=write, args=(r,)) for r in results]
+    reader.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    reader.join()
+    assert json.loads(path.read_text())["score"] in {0, 1, 2, 3}
+    assert set(seen) <= {0, 1, 2, 3} and seen
+    assert os.listdir(tmp_path) == ["results.json"]  # no temporary file left
