@@ -8,6 +8,12 @@ edition. Every other file (a ``conftest.py``, a ``numpy.py``, a ``sitecustomize.
 ignored. Symbolic links are refused, so a submission cannot point the grader at the
 instructor's files; sizes are capped, so a zip bomb costs nothing.
 
+One layout rule holds for folders and zips alike (:func:`locate`): the modules at the top
+(Gradescope flattens an upload), or in one folder named ``bpkit`` at any depth; two such
+places are refused with "two copies found at ...". A damaged zip (a bad deflate or LZMA
+stream, a name flagged UTF-8 that is not) makes every module a problem of that submission,
+in words; nothing here raises for a bad hand-in.
+
 Notebooks are not graded: the grade comes from the hidden checks of the modules alone.
 """
 
