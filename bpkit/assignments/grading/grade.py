@@ -601,7 +601,10 @@ def run(args: argparse.Namespace, policy: Policy | None = None) -> int:
 
 def _run_batch(job: Plan, args, policy: Policy, out: Output, stopper: _Stopper) -> int:
     """Grade every submission not yet done, in a run folder removed at the end."""
-    root, lock_fd = scratch.make_root()
+    try:
+        root, lock_fd = scratch.make_root()
+    except OSError as exc:
+        return _error(f"could not make a temporary folder for grading: {exc}")
     try:
         problems = own_limit_problems(job.limits)
         if problems:
