@@ -671,3 +671,15 @@ def test_graders_writing_the_same_results_json_never_leave_it_broken(tmp_path):
     assert json.loads(path.read_text())["score"] in {0, 1, 2, 3}
     assert set(seen) <= {0, 1, 2, 3} and seen
     assert os.listdir(tmp_path) == ["results.json"]  # no temporary file left
+
+
+def test_checks_failing_for_one_reason_share_one_line():
+    why = "bpkit/layers.py has no max_pool_backward_naive (deleted or renamed?)"
+    checks = [report.CheckResult(CHECKS["max_pool"][0], CHECKS["max_pool"][0].points)]
+    checks += [report.CheckResult(c, 0.0, why + "\nwhere") for c in CHECKS["max_pool"][1:]]
+    lines = report.table(report.SubmissionResult("s", checks)).splitlines()
+    names = ", ".join(c.name for c in CHECKS["max_pool"][1:])
+    assert [line for line in lines if why in line] == [
+        f"{'max_pool':<15}{CHECKS['max_pool'][0].points:>7}{exercises.get('max_pool').points:>6}"
+        f"  {names}: {why}"
+    ]

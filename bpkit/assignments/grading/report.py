@@ -113,16 +113,17 @@ NOT_IMPLEMENTED = "raised NotImplementedError"
 
 
 def _why_lines(failed: list[CheckResult], total: int) -> list[str]:
-    """One entry per failed check, the stubs folded into one entry."""
+    """One entry per distinct reason, naming its checks; the stubs folded into one entry."""
     stubs = [r for r in failed if NOT_IMPLEMENTED in r.message.split("\n", 1)[0]]
     why = []
     if stubs:
         names = ", ".join(r.check.name for r in stubs)
         why.append("not implemented yet" if len(stubs) == total else f"not implemented: {names}")
+    reasons: dict[str, list[str]] = {}
     for r in failed:
         if r not in stubs:
-            first = r.message.split("\n", 1)[0]
-            why.append(f"{r.check.name}: {escape(first)}")
+            reasons.setdefault(escape(r.message.split("\n", 1)[0]), []).append(r.check.name)
+    why += [f"{', '.join(names)}: {reason}" for reason, names in reasons.items()]
     return why
 
 
