@@ -71,12 +71,12 @@ POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
         # missing or bad parameter keys
         (
             lambda: layers.conv_forward_naive(X4, W4, B4, {"stride": 1}),
-            KeyError,
+            ValueError,
             r"conv_param: missing key\(s\) \['pad'\]",
         ),
         (
             lambda: layers.max_pool_forward_naive(X4, {"pool_height": 2, "stride": 2}),
-            KeyError,
+            ValueError,
             r"pool_param: missing key\(s\) \['pool_width'\]",
         ),
         (
