@@ -63,15 +63,17 @@ def number(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    want: str | None = None,
 ) -> float:
     """Check that ``value`` is a finite real number in the given range and return it.
 
-    ``low_open`` / ``high_open`` exclude the end points. Bools are refused: ``True`` is
-    almost always a mistake where a learning rate or a weight scale is expected.
+    ``low_open`` / ``high_open`` exclude the end points; ``want`` words the expectation
+    (default: the interval). Bools are refused: ``True`` is almost always a mistake where
+    a learning rate or a weight scale is expected.
     """
     lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}, "
     hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
-    want = f"a finite number in {lo or '(-inf, '}{hi or 'inf)'}"
+    want = want or f"a finite number in {lo or '(-inf, '}{hi or 'inf)'}"
     if not _is_real(value):
         raise TypeError(f"{name}: expected {want}, got {describe(value)}")
     x = float(value)
@@ -103,6 +105,17 @@ def optional_integer(name: str, value: object, low: int = 1, high: int | None = 
     return None if value is None else integer(name, value, low, high)
 
 
+def count(name: str, value: object, available: int, allow_none: bool = True) -> int:
+    """Return a sample count in ``[0, available]``; ``None`` means all of ``available``."""
+    if value is None and allow_none:
+        return available
+    if not _is_real(value):
+        raise TypeError(f"{name}: expected a non-negative integer, got {describe(value)}")
+    if not isinstance(value, (int, np.integer)) or not 0 <= value <= available:
+        raise ValueError(f"{name}: expected an integer from 0 to {available}, got {value!r}")
+    return int(value)
+
+
 def seed(name: str, value: object) -> int | None:
     """Check a random seed: ``None`` or an integer from 0 to 2**63 - 1."""
     return optional_integer(name, value, low=0, high=2**63 - 1)
@@ -111,7 +124,7 @@ def seed(name: str, value: object) -> int | None:
 def boolean(name: str, value: object) -> bool:
     """Return ``value`` if it is a bool (or numpy bool), else raise naming ``name``."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {describe(value)}")
+        raise TypeError(f"{name}: expected True or False, got {value!r}"[:200])
     return bool(value)
 
 
@@ -125,8 +138,8 @@ def float_dtype(name: str, dtype: object, allowed: Sequence | None = None) -> np
         ) from None
     if not np.issubdtype(resolved, np.floating):
         raise TypeError(
-            f"{name}: expected a floating-point dtype (e.g. np.float64 or np.float32), "
-            f"got {resolved}"
+            f"{name}: expected a floating-point dtype, got {resolved} "
+            "(use np.float64 or np.float32)"
         )
     if allowed is not None and resolved not in [np.dtype(a) for a in allowed]:
         names = ", ".join(str(np.dtype(a)) for a in allowed)
