@@ -67,10 +67,6 @@ def _check_options(options: dict, num_train: int) -> None:
             f"got {options['batch_size']}"
         )
     _validate.integer("num_epochs", options["num_epochs"])
-    _validate.elements(
-        "num_epochs * iterations per epoch",
-        (options["num_epochs"], max(num_train // options["batch_size"], 1)),
-    )
     _validate.optional_integer("num_train_samples", options["num_train_samples"])
     _validate.optional_integer("num_val_samples", options["num_val_samples"])
     _validate.integer("print_every", options["print_every"])
