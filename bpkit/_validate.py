@@ -236,7 +236,10 @@ def file_labels(what: str, y: object, n: int, num_classes: int) -> np.ndarray:
     ``what`` says where the labels came from (a path). A bad value here means a bad
     file rather than a bad argument, so every failure is a ``ValueError``.
     """
-    y = np.asarray(y) if isinstance(y, (np.ndarray, list, tuple)) else np.asarray([y])
+    try:
+        y = np.asarray(y) if isinstance(y, (np.ndarray, list, tuple)) else np.asarray([y])
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what}: expected a list of integer labels") from None
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"{what}: expected {n} labels to match the images, got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
