@@ -334,28 +334,34 @@ def conv_out_shape(x, w, conv_param, names=("x", "w", "conv_param"), where: str 
     than :data:`MAX_ELEMENTS` values, before anything is allocated.
     """
     float_array(names[0], x, ndim=4)
+    batch(names[0], x)
     float_array(names[1], w, ndim=4)
     params(names[2], conv_param, ("stride", "pad"))
     n, c, h, wd = x.shape
     f, cw, hh, ww = w.shape
     dim_match(f"{where}conv: input channels C, x.shape[1] vs w.shape[1]", c, cw)
     stride, pad = conv_param["stride"], conv_param["pad"]
-    h_out = window_fits(f"{where}conv height", h, hh, stride, pad)
-    w_out = window_fits(f"{where}conv width", wd, ww, stride, pad)
+    args = f"({names[0]}, {names[1]}, {names[2]})"
+    h_out = window_fits(f"{where}conv height {args}", h, hh, stride, pad)
+    w_out = window_fits(f"{where}conv width {args}", wd, ww, stride, pad)
     hint = f"; check {names[2]}['pad'] and the sizes of {names[0]} and {names[1]}"
     elements(f"{where}conv: padded input", (n, c, h + 2 * pad, wd + 2 * pad), hint)
     elements(f"{where}conv: output", (n, f, h_out, w_out), hint)
-    elements(f"{where}conv: columns (C*HH*WW + 1, N*H'*W')", (c * hh * ww + 1, n, h_out, w_out))
+    elements(
+        f"{where}conv: columns (C*HH*WW + 1, N*H'*W')", (c * hh * ww + 1, n, h_out, w_out), hint
+    )
     return n, f, h_out, w_out
 
 
 def pool_out_shape(x, pool_param, names=("x", "pool_param"), where: str = ""):
     """Check a pooling's arguments and return (H', W')."""
     float_array(names[0], x, ndim=4)
+    batch(names[0], x)
     params(names[1], pool_param, ("pool_height", "pool_width", "stride"))
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    h_out = window_fits(f"{where}pool height", x.shape[2], ph, stride)
-    w_out = window_fits(f"{where}pool width", x.shape[3], pw, stride)
+    args = f"({names[0]}, {names[1]})"
+    h_out = window_fits(f"{where}pool height {args}", x.shape[2], ph, stride)
+    w_out = window_fits(f"{where}pool width {args}", x.shape[3], pw, stride)
     return h_out, w_out
 
 
@@ -398,7 +404,7 @@ def conv_cache(cache: object, forward: str = "conv_forward_naive") -> tuple:
     names = _names(layout)
     shape = conv_out_shape(x, w, conv_param, (names[0], names[1], names[3]), where="cache: ")
     float_array(names[2], b, ndim=1)
-    dim_match("cache: conv: b.shape[0] vs number of filters F", shape[1], b.shape[0])
+    dim_match("cache: conv: b.shape[0] vs number of filters F in w", shape[1], b.shape[0])
     return shape
 
 

@@ -152,7 +152,10 @@ def load_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         RecursionError,
         MemoryError,
     ) as err:
-        raise ValueError(f"{path}: not a CIFAR-10 python batch (cannot unpickle: {err})") from err
+        raise ValueError(
+            f"{path}: not a CIFAR-10 python batch (cannot unpickle: {err}); "
+            "expected a pickled dict of b'data' and b'labels'"
+        ) from err
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: expected a pickled dict, got {type(batch).__name__}")
     batch = {k.encode() if isinstance(k, str) else k: v for k, v in batch.items()}
