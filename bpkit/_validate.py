@@ -87,16 +87,14 @@ def number(
 
 def integer(name: str, value: object, low: int = 1, high: int | None = None) -> int:
     """Check that ``value`` is an int (not a bool) in ``[low, high]`` and return it."""
-    want = f"an integer >= {low}" + ("" if high is None else f" and <= {high}")
+    want = f"an integer >= {low}"
     if not _is_real(value):
         raise TypeError(f"{name}: expected {want}, got {describe(value)}")
     # A float is a number of the wrong value here (2.5 is not a count), hence ValueError.
-    if (
-        not isinstance(value, (int, np.integer))
-        or value < low
-        or (high is not None and value > high)
-    ):
+    if not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name}: expected {want}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name}: expected an integer <= {high}, got {value!r}")
     return int(value)
 
 

@@ -29,7 +29,17 @@ from bpkit import _scratch, _validate
 
 # The scratch buffers and threads are managed in bpkit._scratch; these two are public here.
 clear_buffers = _scratch.clear_buffers
-set_num_threads = _scratch.set_num_threads
+MAX_THREADS = 64
+
+
+def set_num_threads(n: int) -> None:
+    """Split the fast layers' copies and additions over at most ``n`` threads (1 to 64).
+
+    The default is the number of cores this process may use (at most 8). BLAS products
+    follow BLAS's own setting (e.g. ``OPENBLAS_NUM_THREADS``).
+    """
+    _scratch.set_num_threads(_validate.integer("n", n, low=1, high=MAX_THREADS))
+
 
 __all__ = [
     "clear_buffers",

@@ -120,6 +120,7 @@ class TwoLayerNet:
         W2, b2 = self.params["W2"], self.params["b2"]
         _validate.float_array("X", X, min_ndim=1)
         _validate.batch("X", X)
+        _validate.finite("X", X)
         _validate.dim_match("X: features per example (D) vs input_dim", W1.shape[0], X[0].size)
         _check_batch(X, y, W2.shape[1])
         # BEGIN SOLUTION
@@ -262,6 +263,7 @@ class ThreeLayerConvNet:
                 f"X: expected images of shape (N, {c}, {h}, {w}) to match input_dim, got {X.shape}"
             )
         _validate.batch("X", X)
+        _validate.finite("X", X)
         _check_batch(X, y, self.params["W3"].shape[1])
         X = X.astype(self.dtype, copy=False)
         W1, b1 = self.params["W1"], self.params["b1"]

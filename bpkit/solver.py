@@ -230,11 +230,10 @@ class Solver:
         if num_samples is not None and len(X) > num_samples:
             idx = self.eval_rng.choice(len(X), num_samples, replace=False)
             X, y = X[idx], y[idx]
-        predictions = [
-            np.argmax(self.model.loss(X[i : i + batch_size]), axis=1)
-            for i in range(0, len(X), batch_size)
-        ]
-        return float(np.mean(np.concatenate(predictions) == y))
+        scores = [self.model.loss(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        _validate.labels("y", y, len(X), scores[0].shape[1])
+        predictions = np.concatenate([np.argmax(s, axis=1) for s in scores])
+        return float(np.mean(predictions == y))
 
     def train(self) -> None:
         """Run ``num_epochs`` epochs, then restore the parameters with the best val accuracy."""

@@ -76,12 +76,15 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> tuple[int, np.ndarray]:
     return _parse(io.BytesIO(raw), source, len(raw))
 
 
-def _parse(stream: BinaryIO, source: str, size: int | None) -> tuple[int, np.ndarray]:
+def _parse(
+    stream: BinaryIO, source: str, size: int | None, most: int | None = None
+) -> tuple[int, np.ndarray]:
     """Parse an IDX file from ``stream``, reading no more than its header declares.
 
     ``size`` is the file's length when known (plain files): the declared data size is
     compared with it before any data is read. Without it (gzip), the data is read in
-    chunks and the stream must end right after it.
+    chunks and the stream must end right after it; ``most`` then bounds the declared size
+    (what the compressed file could possibly inflate to).
     """
     head = stream.read(4)
     if len(head) < 4 or head[0] != 0 or head[1] != 0:
@@ -112,9 +115,10 @@ def _parse(stream: BinaryIO, source: str, size: int | None) -> tuple[int, np.nda
         raise ValueError(
             f"{source}: expected {expected} bytes of data for shape {shape}, got {size - header}"
         )
-    if expected > _validate.MAX_FILE_BYTES:
+    limit = min(_validate.MAX_FILE_BYTES, most if most is not None else expected)
+    if expected > limit:
         raise ValueError(
-            f"{source}: expected at most {_validate.MAX_FILE_BYTES} bytes of data, "
+            f"{source}: expected at most {limit} bytes of data, "
             f"got a header declaring {expected} for shape {shape}"
         )
     data = bytearray()
@@ -161,17 +165,11 @@ def _read(path: Path) -> tuple[int, np.ndarray]:
         f.seek(0)
         try:
             with gzip.GzipFile(fileobj=f) as stream:
-                magic, array = _parse(stream, str(path), None)
+                # Deflate shrinks data at most about 1032:1: a header declaring more
+                # than that is forged, and is refused before anything is inflated.
+                return _parse(stream, str(path), None, MAX_DEFLATE_RATIO * size)
         except (gzip.BadGzipFile, EOFError, zlib.error) as err:
             raise ValueError(f"{path}: corrupt or truncated gzip file ({err})") from err
-    # Deflate shrinks data at most about 1032:1, so a bigger ratio means a forged header;
-    # by then the read stopped at the declared size, which is capped.
-    if array.nbytes > MAX_DEFLATE_RATIO * size:
-        raise ValueError(
-            f"{path}: expected at most {MAX_DEFLATE_RATIO * size} bytes from a {size}-byte "
-            f"gzip file, got {array.nbytes}"
-        )
-    return magic, array
 
 
 def _locate(root: Path, name: str) -> Path | None:
