@@ -261,7 +261,7 @@ def upstream(dout: object, expected_shape: tuple) -> None:
     if dout.shape != tuple(expected_shape):
         raise ValueError(
             f"dout: expected the shape of the forward output, {tuple(expected_shape)}, "
-            f"got {dout.shape}"
+            f"got {dout.shape} (the forward's shapes come from the cache)"
         )
 
 
@@ -297,7 +297,8 @@ def window_fits(what: str, size: int, window: int, stride: int, pad: int = 0) ->
     span = size + 2 * pad - window
     if span < 0:
         raise ValueError(
-            f"{what}: the window ({window}) is larger than the padded input ({size} + 2*{pad})"
+            f"{what}: the window ({window}) is larger than the padded input ({size} + 2*{pad}); "
+            "expected a window that fits"
         )
     if span % stride:
         raise ValueError(
@@ -411,7 +412,8 @@ def pool_cache(cache: object, forward: str = "max_pool_forward_naive") -> tuple:
     layout = ("x", "pool_param")
     x, pool_param = _entries(cache, forward, layout)
     names = _names(layout)
-    return x.shape[:2] + pool_out_shape(x, pool_param, names, where="cache: ")
+    out_hw = pool_out_shape(x, pool_param, names, where="cache: ")
+    return x.shape[:2] + out_hw
 
 
 def sandwich(cache: object, forward: str, parts: tuple) -> tuple:

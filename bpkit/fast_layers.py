@@ -348,6 +348,23 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     return out.astype(x.dtype, copy=False), _cache((x, pool_param), owner=owner, geometry=geometry)
 
 
+def _route_nonfinite(x, dout, ph, pw, stride, out_hw) -> np.ndarray:
+    """Max pooling backward one window position at a time, like the naive layer.
+
+    ``argmax`` takes the first NaN as a window's maximum, and only that input receives
+    the window's gradient, whatever its value; the other inputs get exactly 0.
+    """
+    n, c = x.shape[:2]
+    dx = np.zeros_like(x)
+    nn, cc = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    for i in range(out_hw[0]):
+        for j in range(out_hw[1]):
+            window = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]
+            k = window.reshape(n, c, -1).argmax(axis=2)
+            dx[nn, cc, i * stride + k // pw, j * stride + k % pw] += dout[:, :, i, j]
+    return dx
+
+
 def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
     r"""Max pooling backward: each window's gradient goes to its first maximum.
 
@@ -392,6 +409,10 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
         np.copyto(kept.array, _window_max(x, pool_param, out_hw))
         kept.owner.owner = None
     out = kept.array
+    if not (np.isfinite(dout.sum()) and np.isfinite(out.sum())):
+        # NaN breaks the comparison below (NaN != NaN) and 0 * inf is NaN, so such
+        # windows take the naive layer's way; one sum each is the price of noticing.
+        return _route_nonfinite(x, dout, ph, pw, stride, out_hw)
     tiles = ph == pw == stride
     dx = np.empty_like(x) if tiles else np.zeros_like(x)  # same memory order as x
     dx_grids = _subgrids(dx, pool_param, out_hw)

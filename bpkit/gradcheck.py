@@ -88,8 +88,8 @@ def _centered(f: Callable[[np.ndarray], object], x: np.ndarray, ix: tuple, h: fl
         if x[ix] == old:
             # The step vanished in rounding: the difference would be 0, silently.
             raise ValueError(
-                f"h: the step {h:g} is lost in rounding at x{list(ix)} = {old!r} "
-                f"(dtype {x.dtype}); use a larger h or float64"
+                f"h: expected a step that changes x, but x{list(ix)} + {h:g} rounds back to "
+                f"{float(old):g} in {x.dtype}; use a larger h or float64"
             )
         plus = _value("f(x + h)", f(x))
         x[ix] = old - h

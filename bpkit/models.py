@@ -20,7 +20,7 @@ from bpkit.layer_utils import (
 from bpkit.layers import affine_backward, affine_forward, softmax_loss
 
 
-def _check_sizes(**sizes: int) -> None:
+def _check_sizes(sizes: dict) -> None:
     for name, value in sizes.items():
         _validate.integer(name, value)
 
@@ -31,10 +31,10 @@ def _check_scale(weight_scale: float, reg: float, seed: int | None) -> None:
     _validate.seed("seed", seed)
 
 
-def _check_weights(**shapes: tuple) -> None:
-    """Refuse weight matrices too large to allocate, before drawing any of them."""
-    for name, shape in shapes.items():
-        _validate.elements(f"{name} of the model", shape, "; check the sizes")
+def _check_weights(shapes: dict) -> None:
+    """Refuse weights too large to allocate, before drawing any; keys name the sizes."""
+    for what, shape in shapes.items():
+        _validate.elements(what, shape)
 
 
 def _check_batch(X: object, y: object, num_classes: int) -> None:
@@ -77,9 +77,14 @@ class TwoLayerNet:
         reg: float = 0.0,
         seed: int | None = None,
     ):
-        _check_sizes(input_dim=input_dim, hidden_dim=hidden_dim, num_classes=num_classes)
+        _check_sizes({"input_dim": input_dim, "hidden_dim": hidden_dim, "num_classes": num_classes})
         _check_scale(weight_scale, reg, seed)
-        _check_weights(W1=(input_dim, hidden_dim), W2=(hidden_dim, num_classes))
+        _check_weights(
+            {
+                "W1 (input_dim, hidden_dim)": (input_dim, hidden_dim),
+                "W2 (hidden_dim, num_classes)": (hidden_dim, num_classes),
+            }
+        )
         rng = np.random.default_rng(seed) if seed is not None else np.random
         self.reg = reg
         self.params = {
@@ -194,13 +199,15 @@ class ThreeLayerConvNet:
             raise ValueError(f"input_dim: expected (C, H, W), got {input_dim!r}")
         c, h, w = input_dim
         _check_sizes(
-            C=c,
-            H=h,
-            W=w,
-            num_filters=num_filters,
-            filter_size=filter_size,
-            hidden_dim=hidden_dim,
-            num_classes=num_classes,
+            {
+                "input_dim[0] (C)": c,
+                "input_dim[1] (H)": h,
+                "input_dim[2] (W)": w,
+                "num_filters": num_filters,
+                "filter_size": filter_size,
+                "hidden_dim": hidden_dim,
+                "num_classes": num_classes,
+            }
         )
         _check_scale(weight_scale, reg, seed)
         if filter_size % 2 == 0:
@@ -209,9 +216,21 @@ class ThreeLayerConvNet:
             raise ValueError(f"input_dim: expected even H and W for the 2x2 pool, got {h}x{w}")
         _validate.float_dtype("dtype", dtype, allowed=(np.float64, np.float32))
         _check_weights(
-            W1=(num_filters, c, filter_size, filter_size),
-            W2=(num_filters, h // 2, w // 2, hidden_dim),
-            W3=(hidden_dim, num_classes),
+            {
+                "W1 (num_filters, C, filter_size, filter_size)": (
+                    num_filters,
+                    c,
+                    filter_size,
+                    filter_size,
+                ),
+                "W2 (num_filters * H/2 * W/2 of input_dim, hidden_dim)": (
+                    num_filters,
+                    h // 2,
+                    w // 2,
+                    hidden_dim,
+                ),
+                "W3 (hidden_dim, num_classes)": (hidden_dim, num_classes),
+            }
         )
         rng = np.random.default_rng(seed) if seed is not None else np.random
         self.reg = reg

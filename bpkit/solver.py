@@ -46,6 +46,8 @@ def _check_split(name: str, X: object, y: object, y_name: str | None = None) -> 
         )
     if y.ndim != 1:
         raise ValueError(f"{y_name}: expected a 1-d array of labels, got shape {y.shape}")
+    if np.issubdtype(X.dtype, np.floating):
+        _validate.finite(name, X)
 
 
 def _check_options(options: dict, num_train: int) -> None:
@@ -134,7 +136,8 @@ class Solver:
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y):
                 raise ValueError(
-                    f"data: X_{split} has {len(X)} examples but y_{split} has {len(y)} labels"
+                    f"data: X_{split} has {len(X)} examples but y_{split} has {len(y)} labels; "
+                    "expected one label per example"
                 )
         if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
             raise TypeError(
@@ -145,6 +148,13 @@ class Solver:
             _validate.float_array(f"model.params[{name!r}]", value)
         options = {**OPTIONS, **kwargs}
         _check_options(options, len(data["X_train"]))
+        # One example through the model: X of the wrong size or dtype, and labels beyond
+        # its classes, fail here rather than after an epoch of training.
+        num_classes = np.shape(model.loss(data["X_train"][:1]))[-1]
+        for split in ("train", "val"):
+            _validate.labels(
+                f"data['y_{split}']", data[f"y_{split}"], len(data[f"X_{split}"]), num_classes
+            )
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]

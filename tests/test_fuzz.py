@@ -13,9 +13,10 @@ wrong arity or entries, damaged and hostile files). Every call must end in one o
 
 It must also leave its inputs unchanged and finish within ``TIME_LIMIT`` seconds, and a
 fast layer must give what its naive twin gives: the same error type, or answers of the
-same shapes and dtypes. CI runs ``EXAMPLES`` derandomized examples, each one target and
-one argument with all of its variants. A longer run counts the outcomes instead of
-stopping at the first bad one and prints them as a table:
+same shapes and dtypes. In CI every (function, argument) pair runs all of its variants
+on ``EXAMPLES`` derandomized problems (about 1,800 calls in all). A longer run draws
+random problems and pairs, counts the outcomes instead of stopping at the first bad one,
+and prints them as a table (1,500 examples make about 20,000 calls):
 
     python tests/test_fuzz.py --examples 1500
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import copy
 import gzip
 import pickle
 import re
@@ -33,22 +33,25 @@ import struct
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpkit import fast_layers, gradcheck, layer_utils, layers, optim
-from bpkit.data import cifar10, download, load_cifar10, load_digits, load_mnist, read_idx
-from bpkit.data import sha256sum
+from bpkit import _scratch, fast_layers, gradcheck, layer_utils, layers, optim
+from bpkit.data import cifar10, download, load_cifar10, load_digits, load_mnist, read_idx, sha256sum
 from bpkit.models import ThreeLayerConvNet, TwoLayerNet
 from bpkit.solver import Solver
 
-EXAMPLES = 120
+EXAMPLES = 1  # per (function, argument) pair
 TIME_LIMIT = 30.0
 SAME, LOOSE, NONFINITE, ERROR = "same", "loose", "nonfinite", "error"
+# SAME: the answer of the valid input (within tol); LOOSE: the same in a lower precision;
+# NONFINITE: a NaN or inf input: the valid input's shapes, or a named error; ERROR: refused.
 OUTCOMES = (
     "clear error naming the argument",
     "correct answer",
@@ -68,7 +71,7 @@ class Variant:
     label: str
     make: object  # (canonical value, all canonical arguments) -> the variant's value
     expect: str
-    tol: float = 0.0
+    tol: float = 1e-12  # relative to the answer's largest entry: BLAS may sum in another order
     errors: tuple = (TypeError, ValueError)
 
 
@@ -139,6 +142,11 @@ def floats(rank=True, batch=True, shape=True, nan=NONFINITE, zero_d=True, ok_16=
 
 
 def labels(num_classes):
+    """Variants of int labels; ``num_classes`` is a number or a function of the arguments."""
+
+    def classes(k):
+        return num_classes(k) if callable(num_classes) else num_classes
+
     def at(y, i, value):
         y = np.array(y, copy=True)
         y[i] = value
@@ -153,7 +161,7 @@ def labels(num_classes):
         Variant("bool", lambda y, k: y > 0, ERROR),
         Variant("list", lambda y, k: y.tolist(), ERROR),
         Variant("str", lambda y, k: "0", ERROR),
-        Variant(f"label {num_classes}", lambda y, k: at(y, 0, num_classes), ERROR),
+        Variant("label C", lambda y, k: at(y, 0, classes(k)), ERROR),
         Variant("label -1", lambda y, k: at(y, 0, -1), ERROR),
         Variant("one label short", lambda y, k: y[:-1], ERROR),
         Variant("2-d", lambda y, k: y[:, None], ERROR),
@@ -172,21 +180,26 @@ def _drop(d, key):
     return d
 
 
-def counts(low=1, huge=10**12, same_value=True):
-    """Variants of an integer argument (a size, a count, a seed)."""
+def counts(low=1, huge=10**12, none_valid=False, base=None):
+    """Variants of an integer argument (a size, a count, a seed).
+
+    ``none_valid``: None means something else here (all, unseeded), so it is not varied.
+    ``base``: the canonical value is None; derive the wrong kinds from this number.
+    """
     v = [
-        Variant("str", lambda n, k: str(n), ERROR),
-        Variant("None", lambda n, k: None, ERROR),
+        Variant("str", lambda n, k: str(base or n), ERROR),
         Variant("True", lambda n, k: True, ERROR),
         Variant("2.5", lambda n, k: 2.5, ERROR),
-        Variant("float of it", lambda n, k: float(n), ERROR),
+        Variant("float of it", lambda n, k: float(base or n), ERROR),
         Variant(f"{low - 1}", lambda n, k: low - 1, ERROR),
         Variant("-5", lambda n, k: -5, ERROR),
-        Variant("complex", lambda n, k: complex(n, 0), ERROR),
+        Variant("complex", lambda n, k: complex(base or n, 0), ERROR),
     ]
+    if not none_valid:
+        v.append(Variant("None", lambda n, k: None, ERROR))
     if huge is not None:
         v.append(Variant(f"{huge:g}", lambda n, k: huge, ERROR))
-    if same_value:
+    if base is None:
         v.append(Variant("numpy int", lambda n, k: np.int64(n), SAME))
     return v
 
@@ -262,17 +275,25 @@ def tuple_cache(layout, arrays, dicts=(), naive=None):
             v += [
                 Variant(f"{name} int", lambda c, k, i=i: put(c, i, c[i].astype(int)), ERROR),
                 Variant(f"{name} list", lambda c, k, i=i: put(c, i, c[i].tolist()), ERROR),
-                Variant(
-                    f"{name} one shorter", lambda c, k, i=i: put(c, i, c[i][..., :-1]), ERROR
-                ),
+                Variant(f"{name} one shorter", lambda c, k, i=i: put(c, i, c[i][..., :-1]), ERROR),
                 Variant(f"{name} one more axis", lambda c, k, i=i: put(c, i, c[i][None]), ERROR),
             ]
         if i in dicts:
             key = next(iter(layout_keys(name)))
             v += [
-                Variant(f"{name} missing {key}", lambda c, k, i=i, q=key: put(c, i, _drop(c[i], q)), ERROR),
-                Variant(f"{name} {key} 0", lambda c, k, i=i, q=key: put(c, i, _set(c[i], q, 0)), ERROR),
-                Variant(f"{name} {key} str", lambda c, k, i=i, q=key: put(c, i, _set(c[i], q, "2")), ERROR),
+                Variant(
+                    f"{name} missing {key}",
+                    lambda c, k, i=i, q=key: put(c, i, _drop(c[i], q)),
+                    ERROR,
+                ),
+                Variant(
+                    f"{name} {key} 0", lambda c, k, i=i, q=key: put(c, i, _set(c[i], q, 0)), ERROR
+                ),
+                Variant(
+                    f"{name} {key} str",
+                    lambda c, k, i=i, q=key: put(c, i, _set(c[i], q, "2")),
+                    ERROR,
+                ),
                 Variant(f"{name} list", lambda c, k, i=i: put(c, i, list(c[i].values())), ERROR),
             ]
     return v
@@ -309,7 +330,11 @@ def sandwich_cache(parts, shorter):
         Variant("parts reversed", lambda c, k: tuple(c)[::-1], ERROR),
         Variant("first part None", lambda c, k: put(c, 0, None), ERROR),
         Variant("last part None", lambda c, k: put(c, len(c) - 1, None), ERROR),
-        Variant("relu part from another problem", lambda c, k: put(c, shorter, c[shorter][..., :-1]), ERROR),
+        Variant(
+            "relu part from another problem",
+            lambda c, k: put(c, shorter, c[shorter][..., :-1]),
+            ERROR,
+        ),
         Variant("str", lambda c, k: "cache", ERROR),
     ]
 
@@ -332,6 +357,14 @@ def _backward_of(forward, make):
         return {"dout": rng.standard_normal(out.shape), "cache": cache}
 
     return build
+
+
+def _set_threads(n):
+    old = _scratch.get_num_threads()
+    try:
+        return fast_layers.set_num_threads(n)
+    finally:
+        _scratch.set_num_threads(old)
 
 
 def _conv(rng, stride=2):
@@ -358,6 +391,10 @@ def _scores(rng):
     return {"x": rng.standard_normal((n, c)), "y": rng.integers(0, c, n)}
 
 
+def _classes(k):
+    return k["x"].shape[1]
+
+
 def _naive_conv_cache(c, k):
     return layers.conv_forward_naive(*c)[1]
 
@@ -374,7 +411,10 @@ CONV_ARGS = {
 }
 POOL_ARGS = {
     "x": (("x",), floats()),
-    "pool_param": (("pool_param",), window_params(("pool_height", "pool_width", "stride"), "pool_height")),
+    "pool_param": (
+        ("pool_param",),
+        window_params(("pool_height", "pool_width", "stride"), "pool_height"),
+    ),
 }
 CONV_CACHE = tuple_cache(("x", "w", "b", "conv_param"), (0, 1, 2), (3,))
 POOL_CACHE = tuple_cache(("x", "pool_param"), (0,), (1,))
@@ -413,13 +453,13 @@ LAYER_TARGETS = [
         "softmax_loss",
         layers.softmax_loss,
         _scores,
-        {"x": (("x",), floats(nan=ERROR)), "y": (("y",), labels(2))},
+        {"x": (("x",), floats(shape=False, nan=ERROR)), "y": (("y",), labels(_classes))},
     ),
     Target(
         "svm_loss",
         layers.svm_loss,
         _scores,
-        {"x": (("x",), floats(nan=ERROR)), "y": (("y",), labels(2))},
+        {"x": (("x",), floats(shape=False, nan=ERROR)), "y": (("y",), labels(_classes))},
     ),
     Target("conv_forward_naive", layers.conv_forward_naive, _conv, CONV_ARGS),
     Target(
@@ -471,9 +511,9 @@ LAYER_TARGETS = [
     ),
     Target(
         "set_num_threads",
-        fast_layers.set_num_threads,
+        _set_threads,
         lambda rng: {"n": int(rng.integers(1, 3))},
-        {"n": (("n", "threads"), counts(huge=10**6))},
+        {"n": (("n",), counts(huge=10**6))},
     ),
 ]
 
@@ -559,12 +599,20 @@ def _config_variants(rule):
     for key in hyper:
         if key == "t":
             for r in counts(low=0, huge=None):
-                v.append(Variant(f"t {r.label}", lambda c, k, r=r: _set(c, "t", r.make(c["t"], k)), r.expect))
+                v.append(
+                    Variant(
+                        f"t {r.label}", lambda c, k, r=r: _set(c, "t", r.make(c["t"], k)), r.expect
+                    )
+                )
             continue
         low_bad = (-1.0,) if key != "epsilon" else (0.0, -1e-8)
         for r in reals(low_bad, HIGH_BAD.get(key, ())):
             v.append(
-                Variant(f"{key} {r.label}", lambda c, k, q=key, r=r: _set(c, q, r.make(c[q], k)), r.expect)
+                Variant(
+                    f"{key} {r.label}",
+                    lambda c, k, q=key, r=r: _set(c, q, r.make(c[q], k)),
+                    r.expect,
+                )
             )
     for key in state:
         v += [
@@ -608,12 +656,12 @@ def _f_variants(kind):
     v = [
         Variant("None", lambda f, k: None, ERROR),
         Variant("str", lambda f, k: "f", ERROR),
-        Variant("returns None", lambda f, k: (lambda x: None), ERROR),
-        Variant("returns str", lambda f, k: (lambda x: "loss"), ERROR),
-        Variant("returns a ragged list", lambda f, k: (lambda x: [[1.0], [1.0, 2.0]]), ERROR),
+        Variant("returns None", lambda f, k: lambda x: None, ERROR),
+        Variant("returns str", lambda f, k: lambda x: "loss", ERROR),
+        Variant("returns a ragged list", lambda f, k: lambda x: [[1.0], [1.0, 2.0]], ERROR),
     ]
     if kind == "scalar":
-        v.append(Variant("returns an array", lambda f, k: (lambda x: x * 2), ERROR))
+        v.append(Variant("returns an array", lambda f, k: lambda x: x * 2, ERROR))
     return v
 
 
@@ -621,10 +669,22 @@ def _h_variants():
     return reals(low_bad=(0.0, -1e-5))
 
 
-GRAD_X = (("x", "h"), floats(rank=False, batch=False, shape=False, zero_d=False, ok_16=False)
-          + [Variant("float16", lambda a, k: a.astype(np.float16), ERROR)])
-GRAD_X[1][4] = Variant("float32", lambda a, k: a.astype(np.float32), LOOSE, 1e-1)
-GRAD_X[1][2] = Variant("read-only", lambda a, k: _readonly(a), ERROR)
+def _perturbable():
+    """x for the numerical gradients: perturbed in place, so read-only is refused, and
+    float16 loses the step h, which is refused or gives an imprecise answer."""
+    v = floats(rank=False, batch=False, shape=False, zero_d=False, ok_16=False)
+    replace = {
+        "Fortran order": Variant("Fortran order", lambda a, k: np.asfortranarray(a), SAME, 1e-6),
+        "strided view": Variant("strided view", lambda a, k: _strided(a), SAME, 1e-6),
+        "big-endian": Variant("big-endian", lambda a, k: a.astype(">f8"), SAME, 1e-6),
+        "read-only": Variant("read-only", lambda a, k: _readonly(a), ERROR),
+        "float32": Variant("float32", lambda a, k: a.astype(np.float32), LOOSE, 1e-1),
+    }
+    v = [replace.get(x.label, x) for x in v]
+    return v + [Variant("float16", lambda a, k: a.astype(np.float16), NONFINITE)]
+
+
+GRAD_X = (("x", "h"), _perturbable())
 
 
 def _sparse_make(rng):
@@ -681,7 +741,7 @@ GRADCHECK_TARGETS = [
             "analytic_grad": (("analytic_grad",), ARRAYLIKE[:1] + ARRAYLIKE[2:]),
             "num_checks": (("num_checks",), counts(low=0, huge=10**9)),
             "h": (("h",), _h_variants()),
-            "seed": (("seed",), counts(low=0, huge=2**64)),
+            "seed": (("seed",), counts(low=0, huge=2**64, none_valid=True)),
         },
     ),
 ]
@@ -691,7 +751,14 @@ GRADCHECK_TARGETS = [
 
 
 def _two_layer_make(rng):
-    return {"input_dim": 6, "hidden_dim": 5, "num_classes": 3, "weight_scale": 0.1, "reg": 0.1, "seed": 1}
+    return {
+        "input_dim": 6,
+        "hidden_dim": 5,
+        "num_classes": 3,
+        "weight_scale": 0.1,
+        "reg": 0.1,
+        "seed": 1,
+    }
 
 
 def _convnet_make(rng):
@@ -710,7 +777,8 @@ def _convnet_make(rng):
 
 SCALE = reals(low_bad=(0.0, -1.0))
 REG = reals(low_bad=(-1.0,))
-SIZE = counts(huge=10**6)
+SIZE = counts(huge=10**9)
+SEED = counts(low=0, huge=2**64, none_valid=True)
 
 
 def _params(model):
@@ -728,7 +796,7 @@ MODEL_TARGETS = [
             "num_classes": (("num_classes",), SIZE),
             "weight_scale": (("weight_scale",), SCALE),
             "reg": (("reg",), REG),
-            "seed": (("seed",), counts(low=0, huge=2**64)),
+            "seed": (("seed",), SEED),
         },
     ),
     Target(
@@ -765,7 +833,7 @@ MODEL_TARGETS = [
                     Variant("a number", lambda d, k: 3.5, ERROR),
                 ],
             ),
-            "seed": (("seed",), counts(low=0, huge=2**64)),
+            "seed": (("seed",), SEED),
         },
     ),
 ]
@@ -890,24 +958,30 @@ SOLVER_TARGETS = [
             "lr_decay": (("lr_decay",), reals(low_bad=(0.0, -0.5), high_bad=(1.5,))),
             "batch_size": (("batch_size",), counts(huge=10**7)),
             "num_epochs": (("num_epochs",), counts(huge=None)),
-            "num_train_samples": (("num_train_samples",), counts(huge=None)),
+            "num_train_samples": (("num_train_samples",), counts(huge=None, none_valid=True)),
             "num_val_samples": (
                 ("num_val_samples",),
-                [v for v in counts(huge=None) if v.label not in ("None", "numpy int")],
+                counts(huge=None, none_valid=True, base=3),
             ),
             "print_every": (("print_every",), counts(huge=None)),
             "verbose": (("verbose",), flags()),
-            "seed": (("seed",), counts(low=0, huge=2**64)),
+            "seed": (("seed",), SEED),
         },
+        mutates=("model",),
     ),
 ]
 
 
 def _accuracy_make(rng):
     args = _solver_make(rng)
-    solver = Solver(args["model"], args["data"], verbose=False, seed=0)
-    return {"solver": solver, "X": args["data"]["X_train"], "y": args["data"]["y_train"],
-            "num_samples": 6, "batch_size": 5}
+    solver = Solver(args["model"], args["data"], batch_size=4, verbose=False, seed=0)
+    return {
+        "solver": solver,
+        "X": args["data"]["X_train"],
+        "y": args["data"]["y_train"],
+        "num_samples": 6,
+        "batch_size": 5,
+    }
 
 
 def _accuracy(solver, X, y, num_samples, batch_size):
@@ -920,9 +994,12 @@ SOLVER_TARGETS.append(
         _accuracy,
         _accuracy_make,
         {
-            "X": (("X",), floats(rank=False, nan=ERROR)),
+            "X": (
+                ("X",),
+                [v for v in floats(rank=False, nan=ERROR) if not v.label.startswith("float")],
+            ),
             "y": (("y",), labels(3)[4:]),
-            "num_samples": (("num_samples",), counts(huge=None)),
+            "num_samples": (("num_samples",), counts(huge=None, none_valid=True)),
             "batch_size": (("batch_size",), counts(huge=None)),
         },
     )
@@ -950,7 +1027,7 @@ def _gzip_bomb(header):
     with gzip.open(path, "wb", compresslevel=9) as f:
         f.write(header)
         zeros = bytes(1 << 20)
-        for _ in range(64):
+        for _ in range(16):
             f.write(zeros)
     return path
 
@@ -978,7 +1055,7 @@ def _idx_variants():
         Variant("corrupt gzip", lambda p, k: _file("bad.gz", gzip.compress(good)[:-12]), ERROR),
         Variant("None", lambda p, k: None, ERROR),
         Variant("int", lambda p, k: 3, ERROR),
-        Variant("missing", lambda p, k: WORKDIR / "no-such-file", ERROR, errors=(FileNotFoundError,)),
+        Variant("missing", lambda p, k: WORKDIR / "no-such-file", ERROR, errors=(OSError,)),
     ]
 
 
@@ -999,7 +1076,9 @@ def _cifar_variants():
     ndarray_call = b"\x80\x02cnumpy\nndarray\nJ\x00\x00\x00\x40\x85\x85R."
     return [
         Variant("protocol 4", lambda p, k: _file("p4", _batch_bytes(data, labels_, 4)), SAME),
-        Variant("numpy labels", lambda p, k: _file("nl", _batch_bytes(data, np.array(labels_))), SAME),
+        Variant(
+            "numpy labels", lambda p, k: _file("nl", _batch_bytes(data, np.array(labels_))), SAME
+        ),
         Variant("garbage", lambda p, k: _file("garbage", b"\0\1 not a pickle"), ERROR),
         Variant("empty", lambda p, k: _file("empty", b""), ERROR),
         Variant("truncated", lambda p, k: _file("cut", p.read_bytes()[:-40]), ERROR),
@@ -1007,15 +1086,19 @@ def _cifar_variants():
         Variant("no labels", lambda p, k: _file("nolab", pickle.dumps({b"data": data})), ERROR),
         Variant("float data", lambda p, k: _file("fd", _batch_bytes(data * 1.0, labels_)), ERROR),
         Variant("label 10", lambda p, k: _file("l10", _batch_bytes(data, [0, 1, 2, 10])), ERROR),
-        Variant("ragged labels", lambda p, k: _file("rl", _batch_bytes(data, [[0], [1, 2]])), ERROR),
+        Variant(
+            "ragged labels", lambda p, k: _file("rl", _batch_bytes(data, [[0], [1, 2]])), ERROR
+        ),
         Variant("labels None", lambda p, k: _file("ln", _batch_bytes(data, None)), ERROR),
         Variant("runs code", lambda p, k: _file("boom", pickle.dumps({b"data": _Boom()})), ERROR),
         Variant("huge bytes8", lambda p, k: _file("b8", bytes8), ERROR),
         Variant("huge memo index", lambda p, k: _file("memo", memo), ERROR),
         Variant("ndarray call", lambda p, k: _file("nd", ndarray_call), ERROR),
-        Variant("deep nesting", lambda p, k: _file("deep", b"\x80\x02" + b"]" * 200000 + b"."), ERROR),
+        Variant(
+            "deep nesting", lambda p, k: _file("deep", b"\x80\x02" + b"]" * 200000 + b"."), ERROR
+        ),
         Variant("None", lambda p, k: None, ERROR),
-        Variant("missing", lambda p, k: WORKDIR / "nothing", ERROR, errors=(FileNotFoundError,)),
+        Variant("missing", lambda p, k: WORKDIR / "nothing", ERROR, errors=(OSError,)),
     ]
 
 
@@ -1035,8 +1118,15 @@ def _mnist_root(rng):
         images = np.arange(n * 784, dtype=np.uint8).reshape(n, 28, 28)
         (root / f"{prefix}-images-idx3-ubyte").write_bytes(_idx(images))
         (root / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx(np.arange(n, dtype=np.uint8) % 10))
-    return {"root": root, "num_train": 5, "num_val": 3, "num_test": None, "dtype": np.float64,
-            "center": True, "flat": False}
+    return {
+        "root": root,
+        "num_train": 5,
+        "num_val": 3,
+        "num_test": None,
+        "dtype": np.float64,
+        "center": True,
+        "flat": False,
+    }
 
 
 def _cifar_root(rng):
@@ -1045,8 +1135,15 @@ def _cifar_root(rng):
     data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
     for name in (*cifar10.TRAIN_BATCHES, cifar10.TEST_BATCH):
         (root / name).write_bytes(_batch_bytes(data, [3, 4]))
-    return {"root": root, "num_train": 5, "num_val": 3, "num_test": None, "dtype": np.float32,
-            "center": True, "flat": True}
+    return {
+        "root": root,
+        "num_train": 5,
+        "num_val": 3,
+        "num_test": None,
+        "dtype": np.float32,
+        "center": True,
+        "flat": True,
+    }
 
 
 DTYPES = [
@@ -1060,13 +1157,13 @@ ROOT = [
     Variant("str", lambda r, k: str(r), SAME),
     Variant("None", lambda r, k: None, ERROR),
     Variant("int", lambda r, k: 7, ERROR),
-    Variant("missing", lambda r, k: r / "nothing", ERROR, errors=(FileNotFoundError,)),
+    Variant("missing", lambda r, k: r / "nothing", ERROR, errors=(OSError,)),
 ]
 LOADER_ARGS = {
     "root": (("root", "MNIST", "CIFAR-10"), ROOT),
-    "num_train": (("num_train",), counts(low=0, huge=10**9)),
-    "num_val": (("num_val",), [v for v in counts(low=0, huge=10**9) if v.label != "None"]),
-    "num_test": (("num_test",), [v for v in counts(low=0, huge=10**9) if v.label != "None"]),
+    "num_train": (("num_train",), counts(low=0, huge=10**9, none_valid=True)),
+    "num_val": (("num_val",), counts(low=0, huge=10**9)),
+    "num_test": (("num_test",), counts(low=0, huge=10**9, none_valid=True, base=2)),
     "dtype": (("dtype",), DTYPES),
     "center": (("center",), flags()),
     "flat": (("flat",), flags()),
@@ -1077,17 +1174,26 @@ DATA_TARGETS = [
         "load_digits",
         load_digits,
         lambda rng: {"flat": False, "dtype": np.float64, "center": True},
-        {"flat": (("flat",), flags()), "dtype": (("dtype",), DTYPES), "center": (("center",), flags())},
+        {
+            "flat": (("flat",), flags()),
+            "dtype": (("dtype",), DTYPES),
+            "center": (("center",), flags()),
+        },
     ),
-    Target("read_idx", read_idx, _idx_make, {"path": (("path", "bomb", "no-such-file"), _idx_variants())}),
-    Target("load_batch", cifar10.load_batch, _cifar_make, {"path": (("path", "nothing"), _cifar_variants())}),
+    Target("read_idx", read_idx, _idx_make, {"path": (("path", str(WORKDIR)), _idx_variants())}),
+    Target(
+        "load_batch",
+        cifar10.load_batch,
+        _cifar_make,
+        {"path": (("path", str(WORKDIR)), _cifar_variants())},
+    ),
     Target("load_mnist", load_mnist, _mnist_root, LOADER_ARGS),
     Target("load_cifar10", load_cifar10, _cifar_root, LOADER_ARGS),
     Target(
         "sha256sum",
         sha256sum,
         _idx_make,
-        {"path": (("path", "nothing"), [v for v in ROOT if v.label != "str"])},
+        {"path": (("path", str(WORKDIR)), [v for v in ROOT if v.label != "str"])},
     ),
     Target(
         "download",
@@ -1100,8 +1206,17 @@ DATA_TARGETS = [
             "timeout": 5.0,
         },
         {
-            "url": (("url",), [Variant("None", lambda u, k: None, ERROR), Variant("int", lambda u, k: 3, ERROR)]),
-            "dest": (("dest",), [Variant("None", lambda u, k: None, ERROR), Variant("str", lambda u, k: str(u), SAME)]),
+            "url": (
+                ("url",),
+                [Variant("None", lambda u, k: None, ERROR), Variant("int", lambda u, k: 3, ERROR)],
+            ),
+            "dest": (
+                ("dest",),
+                [
+                    Variant("None", lambda u, k: None, ERROR),
+                    Variant("str", lambda u, k: str(u), SAME),
+                ],
+            ),
             "sha256": (
                 ("sha256",),
                 [
@@ -1135,8 +1250,11 @@ TARGETS = (
 def equal(got, want, tol=0.0) -> bool:
     """Whether two answers agree: same structure, shapes, and values within ``tol``."""
     if isinstance(want, dict):
-        return isinstance(got, dict) and got.keys() == want.keys() and all(
-            equal(got[k], want[k], tol) for k in want
+        # A dict that came in with an extra key (a config, a conv_param) may return with it.
+        return (
+            isinstance(got, dict)
+            and got.keys() >= want.keys()
+            and all(equal(got[k], want[k], tol) for k in want)
         )
     if isinstance(want, (tuple, list)):
         return (
@@ -1145,7 +1263,9 @@ def equal(got, want, tol=0.0) -> bool:
             and all(equal(g, w, tol) for g, w in zip(got, want, strict=True))
         )
     if isinstance(want, (np.ndarray, float, int, np.number)):
-        if not isinstance(got, (np.ndarray, float, int, np.number)) or np.shape(got) != np.shape(want):
+        if not isinstance(got, (np.ndarray, float, int, np.number)) or np.shape(got) != np.shape(
+            want
+        ):
             return False
         g, w = np.asarray(got, np.float64), np.asarray(want, np.float64)
         scale = max(1.0, float(np.max(np.abs(w[np.isfinite(w)]), initial=0)))
@@ -1156,12 +1276,16 @@ def equal(got, want, tol=0.0) -> bool:
 def structure(got, want) -> bool:
     """Whether an answer has the shapes of the valid input's answer (for NaN inputs)."""
     if isinstance(want, dict):
-        return isinstance(got, dict) and got.keys() == want.keys() and all(
-            structure(got[k], want[k]) for k in want
+        return (
+            isinstance(got, dict)
+            and got.keys() == want.keys()
+            and all(structure(got[k], want[k]) for k in want)
         )
     if isinstance(want, (tuple, list)):
-        return isinstance(got, (tuple, list)) and len(got) == len(want) and all(
-            structure(g, w) for g, w in zip(got, want, strict=True)
+        return (
+            isinstance(got, (tuple, list))
+            and len(got) == len(want)
+            and all(structure(g, w) for g, w in zip(got, want, strict=True))
         )
     return np.shape(got) == np.shape(want)
 
@@ -1187,10 +1311,16 @@ def snapshot(value):
     return ("other", repr(value))
 
 
-def names_argument(message: str, names) -> bool:
-    return "expected" in message and any(
+def names_argument(message: str, names, os_error=False) -> bool:
+    """Whether the message names one of ``names`` as a word and says what was expected.
+
+    An error of the operating system (a missing file) names the path but not what was
+    expected; the file's name is enough there.
+    """
+    named = any(
         re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9])", message) for n in names
     )
+    return named and (os_error or "expected" in message)
 
 
 class Hang(Exception):
@@ -1208,9 +1338,11 @@ def _twin_tol(args) -> float:
     return 1e-3 if any(d == np.float32 for d in dtypes) else 1e-9
 
 
-def run(target: Target, arg: str, variant: Variant, seed: int) -> tuple[str, str]:
-    """Call ``target`` with ``arg`` replaced by ``variant``; return (outcome, detail)."""
-    want = target.fn(**target.make(np.random.default_rng(seed)))
+def run(target: Target, arg: str, variant: Variant, seed: int, want) -> tuple[str, str]:
+    """Call ``target`` with ``arg`` replaced by ``variant``; return (outcome, detail).
+
+    ``want`` is the answer for the valid arguments.
+    """
     args = target.make(np.random.default_rng(seed))
     args[arg] = variant.make(args[arg], args)
     before = {k: snapshot(v) for k, v in args.items()}
@@ -1227,21 +1359,17 @@ def run(target: Target, arg: str, variant: Variant, seed: int) -> tuple[str, str
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-    allowed = () if error is None else target.mutates * 0
-    changed = [
-        k
-        for k, v in args.items()
-        if snapshot(v) != before[k] and not (error is None and k in target.mutates + allowed)
-    ]
+    may_change = target.mutates if error is None else ()
+    changed = [k for k, v in args.items() if k not in may_change and snapshot(v) != before[k]]
     if changed:
         return "input modified", f"{changed} changed"
     if error is not None:
         text = f"{type(error).__name__}: {error}"[:300]
         if not isinstance(error, variant.errors):
             return "internal numpy/Python error", text
-        if not names_argument(str(error), names):
+        if not names_argument(str(error), names, os_error=isinstance(error, OSError)):
             return "error that does not name the argument", text
-        if variant.expect != ERROR:
+        if variant.expect not in (ERROR, NONFINITE):
             return "valid input refused", text
         return "clear error naming the argument", text
     if variant.expect == ERROR:
@@ -1275,8 +1403,9 @@ def check_twin_errors(target, arg, variant, seed, outcome):
 
 
 def run_all(target, arg, seed, record):
+    want = target.fn(**target.make(np.random.default_rng(seed)))
     for variant in target.variants[arg][1]:
-        outcome, detail = run(target, arg, variant, seed)
+        outcome, detail = run(target, arg, variant, seed, want)
         twin = check_twin_errors(target, arg, variant, seed, outcome)
         if twin:
             outcome, detail = "silent wrong answer", twin
@@ -1290,6 +1419,8 @@ def _strict(outcome, description):
     assert outcome in GOOD, f"{outcome}: {description}"
 
 
+# NaN and infinity inputs make numpy warn; the answer is what is checked.
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,
@@ -1297,19 +1428,24 @@ def _strict(outcome, description):
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-@given(case=st.sampled_from(CASES), seed=st.integers(0, 2**32 - 1))
-def test_every_call_gives_a_named_error_or_the_right_answer(case, seed):
-    target, arg = case
+@given(seed=st.integers(0, 2**32 - 1))
+@pytest.mark.parametrize(("target", "arg"), CASES, ids=[f"{t.name}-{a}" for t, a in CASES])
+def test_every_call_gives_a_named_error_or_the_right_answer(target, arg, seed):
     run_all(target, arg, seed, _strict)
 
 
-def test_every_target_and_argument_is_reachable():
-    """Each (function, argument) pair has variants, and CI's examples can cover them."""
-    assert len(CASES) <= EXAMPLES, f"{len(CASES)} cases for {EXAMPLES} examples"
+def test_every_public_function_is_fuzzed():
+    """Each (function, argument) pair has variants, at least one of them to be refused."""
+    assert all(ERROR in {v.expect for v in t.variants[a][1]} for t, a in CASES)
     assert all(len(t.variants[a][1]) >= 2 for t, a in CASES)
     assert {t.name for t in TARGETS} >= {
-        "affine_backward", "conv_backward_fast", "adam", "grad_check_sparse",
-        "Solver.train", "load_cifar10", "read_idx",
+        "affine_backward",
+        "conv_backward_fast",
+        "adam",
+        "grad_check_sparse",
+        "Solver.train",
+        "load_cifar10",
+        "read_idx",
     }
 
 
@@ -1325,10 +1461,15 @@ def long_run(examples: int) -> int:
     # Every (function, argument) pair once, then random ones: coverage first.
     rng = np.random.default_rng(20260)
     plan = [(c, int(rng.integers(2**32))) for c in CASES]
-    plan += [(CASES[int(rng.integers(len(CASES)))], int(rng.integers(2**32))) for _ in range(max(0, examples - len(CASES)))]
+    plan += [
+        (CASES[int(rng.integers(len(CASES)))], int(rng.integers(2**32)))
+        for _ in range(max(0, examples - len(CASES)))
+    ]
     start = time.perf_counter()
-    for (target, arg), seed in plan:
-        run_all(target, arg, seed, record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for (target, arg), seed in plan:
+            run_all(target, arg, seed, record)
     total = sum(counts_.values())
     print(f"{total} calls, {len(plan)} examples, {time.perf_counter() - start:.0f} s\n")
     print("| outcome | count |\n|---|---|")

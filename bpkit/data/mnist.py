@@ -169,7 +169,9 @@ def _read(path: Path) -> tuple[int, np.ndarray]:
                 # than that is forged, and is refused before anything is inflated.
                 return _parse(stream, str(path), None, MAX_DEFLATE_RATIO * size)
         except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt or truncated gzip file ({err})") from err
+            raise ValueError(
+                f"{path}: corrupt or truncated gzip file ({err}); expected a whole gzip file"
+            ) from err
 
 
 def _locate(root: Path, name: str) -> Path | None:
