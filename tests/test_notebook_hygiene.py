@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bpkit.assignments import markers
+from bpkit.assignments.release import markers
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
