@@ -63,11 +63,6 @@ def _check_options(options: dict, num_train: int) -> None:
             _validate.optim_config(rule, dict(options["optim_config"]))
     _validate.number("lr_decay", options["lr_decay"], 0, 1, low_open=True)
     _validate.integer("batch_size", options["batch_size"])
-    if options["batch_size"] > num_train:
-        raise ValueError(
-            f"batch_size: expected at most the {num_train} training examples, "
-            f"got {options['batch_size']}"
-        )
     _validate.integer("num_epochs", options["num_epochs"])
     _validate.optional_integer("num_train_samples", options["num_train_samples"])
     _validate.optional_integer("num_val_samples", options["num_val_samples"])
@@ -94,8 +89,9 @@ class Solver:
     lr_decay : float, default 1.0
         Each ``learning_rate`` is multiplied by this after every epoch.
     batch_size : int, default 100
-        Examples per minibatch, drawn with replacement; at most the number of training
-        examples (a larger value is refused, not capped).
+        Examples per minibatch, drawn with replacement. A value above the number of
+        training examples is capped to it (so the default works on small sets, and a
+        typo such as 10**7 costs nothing); ``self.batch_size`` holds the value used.
     num_epochs : int, default 10
     num_train_samples : int or None, default 1000
         Training examples used to measure train accuracy each epoch (None: all).
@@ -162,7 +158,7 @@ class Solver:
         self.update_rule = self._resolve_rule(options["update_rule"])
         self.optim_config = dict(options["optim_config"] or {})
         self.lr_decay = options["lr_decay"]
-        self.batch_size = options["batch_size"]
+        self.batch_size = min(int(options["batch_size"]), len(self.X_train))
         self.num_epochs = options["num_epochs"]
         self.num_train_samples = options["num_train_samples"]
         self.num_val_samples = options["num_val_samples"]

@@ -624,6 +624,10 @@ def _solver_make(rng):
     }
 
 
+def _whole_batch(args):
+    return {**args, "batch_size": len(args["data"]["X_train"])}
+
+
 def _train(model, data, **options):
     solver = Solver(model, data, **options)
     solver.train()
@@ -686,7 +690,11 @@ SOLVER_TARGETS = [
                 ],
             ),
             "lr_decay": (("lr_decay",), reals(low_bad=(0.0, -0.5), high_bad=(1.5,))),
-            "batch_size": (("batch_size",), counts(huge=10**7)),
+            "batch_size": (
+                ("batch_size",),
+                counts(huge=None)
+                + [Variant("10**7", lambda b, k: 10**7, SAME, same_as=_whole_batch)],
+            ),
             "num_epochs": (("num_epochs",), counts(huge=None)),
             "num_train_samples": (("num_train_samples",), counts(huge=None, none_valid=True)),
             "num_val_samples": (
