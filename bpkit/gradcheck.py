@@ -34,7 +34,18 @@ def rel_error(x, y) -> float:
     -------
     float
         :math:`\max |x - y| / \max(10^{-8}, |x| + |y|)`, taken elementwise.
+
+    Raises
+    ------
+    ValueError
+        The shapes differ, or one side is None (an answer that was never returned is
+        reported like one of the wrong shape, which is how the exercise tests explain it).
+    TypeError
+        One side holds no real numbers (strings, objects, complex values).
     """
+    if x is None or y is None:
+        got = ", ".join(_validate.describe(v) for v in (x, y))
+        raise ValueError(f"rel_error: expected arrays of one shape, got {got}")
     x = _real_array("x", x)
     y = _real_array("y", y)
     if x.shape != y.shape:
