@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -41,7 +42,8 @@ def describe(value: object) -> str:
     """A short description of a value for an error message: its type, or dtype and shape."""
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
-    text = repr(value)
+    # reprlib stops early: a training set passed as a list must not be printed whole.
+    text = reprlib.repr(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
@@ -122,7 +124,7 @@ def seed(name: str, value: object) -> int | None:
 def boolean(name: str, value: object) -> bool:
     """Return ``value`` if it is a bool (or numpy bool), else raise naming ``name``."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}"[:200])
+        raise TypeError(f"{name}: expected True or False, got {reprlib.repr(value)}")
     return bool(value)
 
 
