@@ -12,7 +12,9 @@ expected and what came. One rule decides the exception type:
   larger than :data:`MAX_ELEMENTS`, or a file whose content is not what its format says
   (the path was of the right kind; what it holds is wrong).
 
-No check raises ``KeyError``, ``IndexError`` or ``MemoryError``. Checks run before any
+No check raises ``KeyError``, ``IndexError`` or ``MemoryError``; a file that cannot be
+opened gives the operating system's ``OSError`` (``FileNotFoundError``), which names the
+path. Checks run before any
 state changes and before any large allocation, and take O(1) time (shapes, dtypes and
 dict entries) except :func:`finite` and :func:`labels`, one pass each.
 
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-# The largest array (in entries) that a layer, a model or a loader agrees to allocate:
+# The largest array (in entries) that a layer or a model agrees to allocate:
 # 2 GiB in float64, far above anything the course needs (full CIFAR-10 is 1.5e8 values),
 # so a typo such as pad=10**6 gets an error instead of a machine that swaps.
 MAX_ELEMENTS = 2**28
