@@ -8,8 +8,9 @@ wrong arity or entries, damaged and hostile files). Every call must end in one o
 * it returns, and the answer equals the answer for the equivalent valid input (exactly
   for a view or a copy, within the precision of the dtype for float32 and float16); an
   input holding NaN may instead give an answer of the right shapes and dtypes;
-* it raises ``TypeError`` or ``ValueError`` (``FileNotFoundError`` for a missing file)
-  whose message names the argument, or the cache entry, and says what was expected.
+* it raises ``TypeError`` or ``ValueError`` whose message names the argument, or the
+  cache entry, and says what was expected (for a missing file, the operating system's
+  ``OSError``, which names the path).
 
 It must also leave its inputs unchanged and finish within ``TIME_LIMIT`` seconds, and a
 fast layer must give what its naive twin gives: the same error type, or answers of the
