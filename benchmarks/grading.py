@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bpkit.assignments import exercises, release
+from bpkit.assignments.release import edition as release
+from bpkit.assignments.student import exercises
 
 # The course's budgets on a 2-core machine.
 TARGETS = {"one submission s": 20.0, "batch of 20, --jobs 2, s": 240.0}

@@ -1,6 +1,6 @@
 """The ``bpkit`` command line: ``bpkit release | grade | collect | autograder``.
 
-Each subcommand lives in its own module of :mod:`bpkit.assignments` and exposes two
+Each subcommand lives in its own module under :mod:`bpkit.assignments` and exposes two
 functions, ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them up.
 A subcommand whose module is absent (the student edition ships only ``collect``) is not offered.
 """
@@ -14,10 +14,13 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "release": ("bpkit.assignments.release", "write the student edition from the solution source"),
-    "grade": ("bpkit.assignments.grade", "grade student editions or submission zips"),
-    "collect": ("bpkit.assignments.collect", "pack the files a student hands in"),
-    "autograder": ("bpkit.assignments.autograder", "build a Gradescope autograder zip"),
+    "release": (
+        "bpkit.assignments.release.edition",
+        "write the student edition from the solution source",
+    ),
+    "grade": ("bpkit.assignments.grading.grade", "grade student editions or submission zips"),
+    "collect": ("bpkit.assignments.student.collect", "pack the files a student hands in"),
+    "autograder": ("bpkit.assignments.grading.autograder", "build a Gradescope autograder zip"),
 }
 
 
@@ -25,7 +28,11 @@ def available_commands() -> dict[str, tuple[str, str]]:
     """Subcommands whose module is present (a student edition ships only ``collect``)."""
     found = {}
     for name, (module, text) in COMMANDS.items():
-        if importlib.util.find_spec(module) is not None:
+        try:
+            present = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # the subcommand's package is absent too
+            present = False
+        if present:
             found[name] = (module, text)
     return found
 

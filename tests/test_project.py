@@ -117,7 +117,7 @@ def test_ruff_is_clean(args):
 
 
 def test_every_exercise_has_a_registered_marker_and_a_public_test_file():
-    from bpkit.assignments.exercises import EXERCISES
+    from bpkit.assignments.student.exercises import EXERCISES
 
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--markers"], cwd=ROOT, capture_output=True, text=True

@@ -14,7 +14,7 @@ import importlib
 import numpy as np
 import pytest
 
-from bpkit.assignments import exercises
+from bpkit.assignments.student import exercises
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ The step count ``t`` is incremented before it is used, so the first step has t =
 import numpy as np
 import pytest
 
-from bpkit.assignments import diagnose
+from bpkit.assignments.student import diagnose
 from bpkit.gradcheck import rel_error
 
 pytestmark = pytest.mark.adam

@@ -6,7 +6,7 @@ The cache comes from your ``conv_forward_naive``, so exercise ``conv_forward`` c
 import numpy as np
 import pytest
 
-from bpkit.assignments import diagnose
+from bpkit.assignments.student import diagnose
 from bpkit.gradcheck import eval_numerical_gradient_array, rel_error
 
 pytestmark = pytest.mark.conv_backward

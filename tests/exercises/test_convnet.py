@@ -8,7 +8,7 @@ exercises.
 import numpy as np
 import pytest
 
-from bpkit.assignments import diagnose
+from bpkit.assignments.student import diagnose
 from bpkit.gradcheck import eval_numerical_gradient, rel_error
 
 pytestmark = pytest.mark.convnet

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bpkit.assignments import diagnose
+from bpkit.assignments.student import diagnose
 from bpkit.gradcheck import eval_numerical_gradient_array, rel_error
 
 pytestmark = pytest.mark.relu

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bpkit.assignments import diagnose
+from bpkit.assignments.student import diagnose
 from bpkit.gradcheck import rel_error
 
 pytestmark = pytest.mark.rmsprop

@@ -7,7 +7,7 @@ The net is affine - relu - affine - softmax, so these tests also run your ``affi
 import numpy as np
 import pytest
 
-from bpkit.assignments import diagnose
+from bpkit.assignments.student import diagnose
 from bpkit.gradcheck import eval_numerical_gradient, rel_error
 
 pytestmark = pytest.mark.two_layer_net

@@ -1,0 +1,399 @@
+"""The grader's side of a worker: start it, talk to it under a deadline, stop it.
+
+A :class:`Worker` is a fresh interpreter (``subprocess``, never a fork of the grader, whose
+memory holds the reference code) with a scrubbed environment, running in a temporary copy of
+the submission. Every request has a wall-clock deadline; past it, or when the worker dies,
+the grader kills the worker's process group and raises :class:`WorkerDied`. What the worker
+prints is read continuously and kept up to a cap. Values come back through
+:mod:`.runtime.wire`, so they are plain data whatever the student's code did.
+
+Checks drive student code through :class:`Remote` proxies: ``worker.function(
+"bpkit.layers.affine_forward")(x, w, b)`` returns a :class:`Remote` for ``(out, cache)``
+held in the worker; ``result[0].get()`` fetches ``out``; ``result[1]`` passes the cache
+on to a backward without it ever leaving the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bpkit.assignments.grading import runtime
+from bpkit.assignments.grading.runtime import sandbox, wire
+
+BOOT = (
+    "import sys; sys.path[:0] = sys.argv[3:5]; "
+    "from bpkit_grader import worker; worker.main(sys.argv[1:3])"
+)
+# Every module of the runtime package is copied: it imports only the standard library,
+# numpy and its siblings (tests/grading/test_layout.py checks it).
+RUNTIME_DIR = Path(runtime.__file__).parent
+RUNTIME_MODULES = tuple(sorted(p.name for p in RUNTIME_DIR.glob("*.py") if p.name != "__init__.py"))
+STARTUP_SECONDS = 60.0
+MAX_FILES = 10_000
+
+
+class WorkerDied(Exception):
+    """The worker ended, was stopped at the deadline, or broke the protocol."""
+
+
+class StudentError(Exception):
+    """Student code raised, returned something that is not plain data, or lacks a name."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message)
+        self.where = where
+
+
+def install_runtime(dest: Path) -> Path:
+    """Copy the worker's modules into ``dest/bpkit_grader``; return ``dest``."""
+    pkg = dest / "bpkit_grader"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text('"""Grader runtime copied next to the worker."""\n')
+    for name in RUNTIME_MODULES:
+        shutil.copyfile(RUNTIME_DIR / name, pkg / name)
+    return dest
+
+
+class _Output(threading.Thread):
+    """Drains the worker's stdout+stderr, keeping the first ``cap`` bytes."""
+
+    def __init__(self, stream, cap: int):
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.kept, self.dropped = bytearray(), 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            room = self.cap - len(self.kept)
+            self.kept += chunk[: max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        out = self.kept.decode("utf-8", "replace")
+        if self.dropped:
+            out += f"\n[... {self.dropped} more bytes of output dropped]"
+        return out
+
+
+class Worker:
+    """One confined worker process. Use as a context manager.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The worker's temporary copy of the submission (its working directory; the only
+        place it may write).
+    runtime_dir : Path
+        Directory made by :func:`install_runtime`.
+    limits : sandbox.Limits
+    paths : dict
+        ``read``, ``list_only`` and ``numpy_site`` from :func:`sandbox.sandbox_paths`.
+    simulate_missing : sequence of str
+        Confinement layers the worker acts as if it lacked (tests only; see
+        :func:`sandbox.confine`).
+
+    Attributes
+    ----------
+    confinement : list of str
+        The worker's own account of each confinement layer.
+    missing : list of str
+        The layers of :data:`sandbox.LAYERS` not in force in it.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        runtime_dir: Path,
+        limits: sandbox.Limits,
+        paths: dict,
+        simulate_missing: tuple[str, ...] = (),
+    ):
+        self.run_dir, self.limits = Path(run_dir), limits
+        cmd_r, self._cmd_w = os.pipe()
+        self._res_r, res_w = os.pipe()
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(run_dir),
+            "TMPDIR": str(run_dir),
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        argv = [sys.executable, "-I", "-S", "-B", "-c", BOOT, str(cmd_r), str(res_w)]
+        argv += [str(runtime_dir), paths["numpy_site"]]
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(cmd_r, res_w),
+            cwd=run_dir,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(cmd_r)
+        os.close(res_w)
+        os.set_blocking(self._cmd_w, False)
+        self._output = _Output(self.proc.stdout, limits.output_kb * 1024)
+        self._output.start()
+        self._buf = bytearray()
+        self._dead = False
+        config = {
+            "limits": limits.as_dict(),
+            "read": paths["read"] + [str(runtime_dir)],
+            "list_only": paths["list_only"],
+            "write": [str(run_dir)],
+            "run_dir": str(run_dir),
+            "drop_from_path": [str(runtime_dir), paths["numpy_site"]],
+            "simulate_missing": list(simulate_missing),
+        }
+        self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
+        reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+        if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
+            self._stop()
+            raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
+        self.confinement: list[str] = [str(line) for line in reply[1]]
+        self.missing: list[str] = [str(name) for name in reply[2]]
+
+    # -- protocol
+    def request(self, message: tuple, what: str) -> object:
+        """Send one request, wait for its reply within the deadline; return the value."""
+        if self._dead:
+            raise WorkerDied(f"the worker had already stopped before {what}")
+        deadline = time.monotonic() + self.limits.timeout
+        self._send(message, deadline, what)
+        reply = self._receive(deadline, what)
+        if type(reply) is not tuple or not reply or type(reply[0]) is not str:
+            self._stop()
+            raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
+        tag = reply[0]
+        if tag == "ok" and len(reply) == 2:
+            return reply[1]
+        if tag == "raised" and len(reply) == 4:
+            name, text, frames = (str(x) for x in reply[1:])
+            raise StudentError(f"{what} raised {name}: {text}", frames)
+        if tag in ("refused", "missing") and len(reply) == 2:
+            raise StudentError(str(reply[1]))
+        self._stop()
+        raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
+
+    def _send(self, message: object, deadline: float, what: str) -> None:
+        view = memoryview(wire.frame(wire.encode(message)))
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._cmd_w, selectors.EVENT_WRITE)
+            while view:
+                if not sel.select(self._left(deadline, what)):
+                    continue
+                try:
+                    view = view[os.write(self._cmd_w, view) :]
+                except (BrokenPipeError, OSError):
+                    self._died(what)
+
+    def _receive(self, deadline: float, what: str) -> object:
+        need = None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._res_r, selectors.EVENT_READ)
+            while True:
+                if need is None and len(self._buf) >= 8:
+                    try:
+                        need = 8 + wire.frame_length(bytes(self._buf[:8]))
+                    except wire.WireError as exc:
+                        self._stop()
+                        raise WorkerDied(f"during {what}: {exc}; stopped the worker") from None
+                if need is not None and len(self._buf) >= need:
+                    payload = bytes(self._buf[8:need])
+                    del self._buf[:need]
+                    try:
+                        return wire.decode(payload)
+                    except wire.WireError as exc:
+                        self._stop()
+                        raise WorkerDied(f"garbled reply during {what} ({exc})") from None
+                if not sel.select(self._left(deadline, what)):
+                    self._check_disk(what)
+                    continue
+                try:
+                    chunk = os.read(self._res_r, 2**20)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._died(what)
+                self._buf += chunk
+
+    def _left(self, deadline: float, what: str) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            self._stop()
+            raise WorkerDied(
+                f"{what} did not finish within {self.limits.timeout:g} s (wall clock); "
+                "the worker was stopped"
+            )
+        return min(left, 1.0)
+
+    def _check_disk(self, what: str) -> None:
+        """Stop a worker that fills its copy (RLIMIT_FSIZE bounds one file, not how many).
+
+        The worker may create, delete or rename anything in its copy while this walks it,
+        so an entry can vanish or become unreadable between listing and ``stat``: such an
+        entry is skipped (it is counted again on the next round if it comes back).
+        """
+        used, count, stack = 0, 0, [str(self.run_dir)]
+        while stack and count <= MAX_FILES:
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        count += 1
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                            else:
+                                used += entry.stat(follow_symlinks=False).st_blocks * 512
+                        except OSError:
+                            continue
+            except OSError:
+                continue
+        if count > MAX_FILES or used > self.limits.disk_mb * 2**20:
+            self._stop()
+            raise WorkerDied(
+                f"during {what} the submission wrote more than {self.limits.disk_mb} MiB or "
+                f"{MAX_FILES} files to disk; the worker was stopped"
+            )
+
+    def _died(self, what: str):
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self._stop()
+        raise WorkerDied(f"the worker process ended during {what}: {_exit_reason(code)}")
+
+    # -- lifecycle
+    def _stop(self) -> None:
+        if self._dead:
+            return
+        self._dead = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self._output.join(timeout=5)
+        for fd in (self._cmd_w, self._res_r):
+            os.close(fd)
+
+    def close(self) -> None:
+        """Ask the worker to stop, then make sure it has."""
+        if not self._dead:
+            try:
+                self._send(("bye",), time.monotonic() + 1.0, "stopping")
+            except WorkerDied:
+                pass
+        self._stop()
+
+    def output(self) -> str:
+        """What the worker printed so far (capped)."""
+        return self._output.text()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- proxies
+    def function(self, dotted: str) -> Remote:
+        """A callable proxy for ``module.qualname``, e.g. ``bpkit.models.TwoLayerNet``."""
+        module, _, qualname = _split_dotted(dotted)
+        return Remote(self, None, (), ("fn", module, qualname), qualname)
+
+    def put(self, value: object, label: str = "value") -> Remote:
+        """Send a plain value and keep it in the worker; return its proxy."""
+        what = f"sending {label}"
+        return Remote(self, self.handle(self.request(("put", value), what), what), (), None, label)
+
+    def handle(self, value: object, what: str) -> int:
+        """``value`` if it is a handle the worker could have made, else stop the worker."""
+        if type(value) is not int or not 0 < value < 2**32:
+            self._stop()
+            raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
+        return value
+
+    def import_module(self, module: str) -> None:
+        """Import a module of the submission (this runs its top-level code)."""
+        path = module.replace(".", "/") + ".py"
+        self.request(("import", module), f"importing {path}")
+
+
+def _split_dotted(dotted: str) -> tuple[str, str, str]:
+    # The module part is lowercase by convention here: bpkit.models.TwoLayerNet.loss.
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if part[:1].isupper() or i == len(parts) - 1:
+            return ".".join(parts[:i]), ".", ".".join(parts[i:])
+    raise ValueError(f"dotted: expected 'module.name', got {dotted!r}")
+
+
+class Remote:
+    """A value held in the worker, or a function of the submission to call there."""
+
+    def __init__(self, worker: Worker, handle, path: tuple, func, label: str):
+        self.worker, self.handle, self.path = worker, handle, path
+        self.func, self.label = func, label
+
+    def ref(self) -> wire.Ref:
+        if self.handle is None:
+            raise TypeError(f"{self.label} is a function of the submission, not a value")
+        return wire.Ref(self.handle, self.path)
+
+    def __getitem__(self, key) -> Remote:
+        return Remote(self.worker, self.handle, self.path + (key,), None, f"{self.label}[{key!r}]")
+
+    def attr(self, name: str) -> Remote:
+        label = f"{self.label}.{name}"
+        return Remote(self.worker, self.handle, self.path + (wire.Attr(name),), None, label)
+
+    def get(self) -> object:
+        """Fetch the value as plain data (raises StudentError if it is not plain data)."""
+        return self.worker.request(("get", self.ref(), self.label), f"reading {self.label}")
+
+    def set(self, name: str, value: object) -> None:
+        self.worker.request(("set", self.ref(), name, _refs(value)), f"setting {self.label}.{name}")
+
+    def __call__(self, *args, **kwargs) -> Remote:
+        func = self.func if self.func is not None else self.ref()
+        what = f"{self.label}()"
+        reply = self.worker.request(("call", func, _refs(list(args)), _refs(kwargs)), what)
+        handle = self.worker.handle(reply, what)
+        return Remote(self.worker, handle, (), None, f"{self.label}()")
+
+
+def _refs(value: object) -> object:
+    if isinstance(value, Remote):
+        return value.ref()
+    if type(value) in (list, tuple):
+        return type(value)(_refs(v) for v in value)
+    if type(value) is dict:
+        return {k: _refs(v) for k, v in value.items()}
+    return value
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "it did not exit"
+    if code >= 0:
+        return f"exit status {code} (sys.exit or os._exit in the submission?)"
+    sig = -code
+    if sig == signal.SIGXCPU or sig == signal.SIGKILL:
+        return f"killed by signal {signal.Signals(sig).name} (CPU time limit or out of memory?)"
+    try:
+        return f"killed by signal {signal.Signals(sig).name}"
+    except ValueError:
+        return f"killed by signal {sig}"

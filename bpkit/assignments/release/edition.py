@@ -1,0 +1,394 @@
+"""``bpkit release``: write the student edition from the solution source.
+
+The edition is a self-contained folder a student installs with ``pip install -e .``:
+
+- ``bpkit/``: the package files named in :data:`SHIP`, with the solution regions of the
+  released exercises turned into stubs (:mod:`bpkit.assignments.release.markers`); the others keep
+  their reference code. Grading code and hidden checks are never in :data:`SHIP`.
+- ``notebooks/``: every ``*.ipynb`` with code regions stubbed and markdown answers blanked
+  (stored outputs kept, the student compares against them), and the nbval sanitizer files.
+  Notebook regions are stubbed in every release, whatever ``--exercises`` says: notebook
+  cells are course work, not graded exercises (the grader reads only the modules), so no
+  notebook region belongs to an exercise and none keeps its reference text.
+- ``tests/exercises/``: the public tests.
+- ``README.md``, ``pyproject.toml``, ``environment.yml``, ``edition.json``
+  (:mod:`.student_files`).
+
+The whole edition is rendered in memory first, in the order of :data:`STEPS`, and written
+only when every step succeeded, so a marker error leaves nothing half-written. Walks are
+sorted, nothing reads a clock and notebook JSON is written one canonical way, so the same
+source gives byte-identical editions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser ships as the tomli package
+    import tomli as tomllib
+
+import bpkit
+from bpkit.assignments.release import markers, nbfiles, student_files
+from bpkit.assignments.student import collect
+from bpkit.assignments.student import exercises as registry
+
+# Package files that ship, as /-separated patterns matched part by part from the source root.
+SHIP: tuple[str, ...] = (
+    "bpkit/__init__.py",
+    "bpkit/__main__.py",
+    "bpkit/_scratch.py",
+    "bpkit/_validate.py",
+    "bpkit/cli.py",
+    "bpkit/layers.py",
+    "bpkit/fast_layers.py",
+    "bpkit/layer_utils.py",
+    "bpkit/optim.py",
+    "bpkit/models.py",
+    "bpkit/solver.py",
+    "bpkit/gradcheck.py",
+    "bpkit/data/*.py",
+    "bpkit/data/*.npz",
+    "bpkit/assignments/__init__.py",
+    "bpkit/assignments/student/*.py",
+)
+# Everything else under this folder is tooling (release, grading, hidden checks): withheld.
+TOOLING = "bpkit/assignments/"
+NOTEBOOK_FILES = ("notebooks/*.ipynb", "notebooks/*.cfg")
+PUBLIC_TESTS = ("tests/exercises/*.py",)
+_SKIP_NAMES = ("__pycache__", "*.pyc", ".*", "*.egg-info")
+
+
+class ReleaseError(ValueError):
+    """The source cannot be released as asked; the message says what and where."""
+
+
+def _matches(rel: str, patterns: Iterable[str]) -> bool:
+    parts = rel.split("/")
+    for pattern in patterns:
+        pat = pattern.split("/")
+        if len(pat) == len(parts) and all(
+            fnmatchcase(a, b) for a, b in zip(parts, pat, strict=True)
+        ):
+            return True
+    return False
+
+
+def _walk(root: Path, folder: str) -> list[str]:
+    """Relative paths of the files under ``root/folder``, sorted, caches and dotfiles left out."""
+    found = []
+    for path in sorted((root / folder).rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if any(_matches(part, _SKIP_NAMES) for part in rel.split("/")) or not path.is_file():
+            continue
+        found.append(rel)
+    return found
+
+
+def default_source() -> Path:
+    """The repository root above the imported ``bpkit`` package (an editable install)."""
+    root = Path(bpkit.__file__).resolve().parent.parent
+    if not (root / "notebooks").is_dir():
+        raise ReleaseError(
+            f"cannot find the course source: bpkit is imported from {root / 'bpkit'}, but "
+            f"{root / 'notebooks'} does not exist; expected a repository checkout installed "
+            "with `pip install -e .`, or pass the repository root as --source"
+        )
+    return root
+
+
+def selected(names: Iterable[str] | None) -> list[str]:
+    """Check exercise names against the registry; None means all of them."""
+    if names is None:
+        return [ex.name for ex in registry.EXERCISES]
+    chosen = []
+    for name in names:
+        try:
+            chosen.append(registry.get(name).name)
+        except KeyError as exc:
+            raise ReleaseError(exc.args[0]) from None
+    if not chosen:
+        raise ReleaseError("--exercises: expected at least one exercise name, got none")
+    return sorted(set(chosen), key=[ex.name for ex in registry.EXERCISES].index)
+
+
+# --- steps: each takes the source root, the released names and the files rendered so far ---
+
+Files = dict[str, bytes]
+
+
+def package(source: Path, released: list[str], files: Files) -> None:
+    """Ship the allow-listed package files, stubbing the released exercises' regions."""
+    found: dict[str, list[markers.OwnedRegion]] = {}
+    for rel in _walk(source, "bpkit"):
+        if not _matches(rel, SHIP):
+            if rel.startswith(TOOLING):
+                continue
+            raise ReleaseError(
+                f"{rel}: not in the ship list of bpkit/assignments/release/edition.py; add it to "
+                "SHIP if students get it, or move it under bpkit/assignments/ if they must not"
+            )
+        data = (source / rel).read_bytes()
+        if rel.endswith(".py"):
+            text = data.decode("utf-8")
+            module = rel[: -len(".py")].replace("/", ".")
+            found[module] = markers.module_regions(text, rel, module)
+            data = markers.render_module(text, rel, module, released).encode("utf-8")
+        files[rel] = data
+    for name in released:
+        ex = registry.get(name)
+        rel = ex.path
+        if ex.module not in found:
+            raise ReleaseError(f"exercise {name}: its module {rel} is not in the source")
+        have = {o.qualname for o in found[ex.module] if o.exercise == name}
+        for target in ex.targets:
+            if target not in have:
+                raise ReleaseError(
+                    f"exercise {name}: {rel} has no solution region in {target}; expected "
+                    "at least one, between '# BEGIN SOLUTION' and '# END SOLUTION'"
+                )
+
+
+def notebooks(source: Path, released: list[str], files: Files) -> None:
+    """Ship the notebooks with regions stubbed or blanked, and the nbval sanitizer files.
+
+    Every region is stubbed or blanked and ``released`` is not read: notebook cells are
+    course work, not graded exercises, so none of them belongs to an exercise.
+    """
+    if not (source / "notebooks").is_dir():
+        return
+    for rel in _walk(source, "notebooks"):
+        if not _matches(rel, NOTEBOOK_FILES):
+            continue
+        raw = (source / rel).read_bytes()
+        if rel.endswith(".ipynb"):
+            try:
+                raw = nbfiles.render(raw, rel)
+            except nbfiles.NotebookError as exc:
+                raise ReleaseError(str(exc)) from None
+        files[rel] = raw
+
+
+def public_tests(source: Path, released: list[str], files: Files) -> None:
+    """Ship the public tests, and check that every released exercise has its file."""
+    for rel in _walk(source, "tests/exercises"):
+        if _matches(rel, PUBLIC_TESTS):
+            files[rel] = (source / rel).read_bytes()
+    for name in released:
+        rel = registry.get(name).public_tests
+        if rel not in files:
+            raise ReleaseError(f"exercise {name}: no public tests; expected {rel}")
+
+
+def project_files(source: Path, released: list[str], files: Files) -> None:
+    """README, pyproject.toml, environment.yml and the edition manifest."""
+    project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped_notebooks = sorted(rel for rel in files if rel.startswith("notebooks/"))
+    submitted = sorted(rel for rel in files if collect.is_submitted(rel))
+    stubbed = sorted({registry.get(name).path for name in released})
+    version = project["project"]["version"]
+    texts = {
+        "README.md": student_files.readme(released, shipped_notebooks, submitted),
+        "pyproject.toml": student_files.pyproject(project, stubbed),
+        "environment.yml": student_files.environment_yml(project),
+        collect.MANIFEST: student_files.manifest(released, version, submitted),
+    }
+    files.update({rel: text.encode("utf-8") for rel, text in texts.items()})
+
+
+# Order matters in two places: `package` runs first so that a marker error stops the release
+# before anything else is read, and `project_files` runs last because the README and the
+# manifest list the notebooks and handed-in files that the earlier steps rendered.
+STEPS: tuple[Callable[[Path, list[str], Files], None], ...] = (
+    package,
+    notebooks,
+    public_tests,
+    project_files,
+)
+
+
+def render(source: Path, released: list[str]) -> Files:
+    """Every file of the edition, relative path to bytes, without writing anything."""
+    files: Files = {}
+    for step in STEPS:
+        step(source, released, files)
+    return dict(sorted(files.items()))
+
+
+def _prepare(out: Path, source: Path, overwrite: bool) -> None:
+    # Checked before anything else: --overwrite empties ``out``, which must never take the
+    # source with it, even when an earlier edition's manifest sits next to the source.
+    if out == source or out in source.parents:
+        raise ReleaseError(
+            f"{out}: holds the source {source}; expected a folder outside the source "
+            "(replacing it would delete the source)"
+        )
+    for folder in ("bpkit", "notebooks", "tests"):
+        if (source / folder) in (out, *out.parents):
+            raise ReleaseError(f"{out}: expected a folder outside the source's {folder}/")
+    if out.exists() and any(out.iterdir()):
+        if not (overwrite and (out / collect.MANIFEST).is_file()):
+            raise ReleaseError(
+                f"{out}: the folder exists and is not empty; expected a new folder "
+                "(or an earlier edition, with --overwrite)"
+            )
+        shutil.rmtree(out)
+
+
+@dataclass(frozen=True)
+class Edition:
+    """What :func:`write_edition` wrote: the folder (resolved), the exercises released as
+    stubs (registry order) and every file written (relative to ``path``, sorted)."""
+
+    path: Path
+    released: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+def build(
+    out_dir: str | Path,
+    exercises: Iterable[str] | None = None,
+    source: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the student edition and return its folder.
+
+    The same as :func:`write_edition`, which also says what it released and wrote.
+
+    Parameters
+    ----------
+    out_dir : path
+        The folder to write; it must be new or empty (or an earlier edition, when
+        ``overwrite`` is set).
+    exercises : iterable of str, optional
+        The exercises to release as stubs; all of them when None. The others keep their
+        reference code. Notebook regions are stubbed whatever this says.
+    source : path, optional
+        The repository root holding ``bpkit/``, ``notebooks/`` and ``tests/``; by default
+        the one above the imported ``bpkit``.
+    overwrite : bool
+        Replace ``out_dir`` if it holds an earlier edition.
+
+    Returns
+    -------
+    Path
+        ``out_dir``, resolved.
+
+    Raises
+    ------
+    ReleaseError
+        On an unknown exercise, a marker problem (``file:line``), a package file in neither
+        the ship list nor the tooling folder, a missing module or public test file, or an
+        ``out_dir`` that is, or holds, the source.
+    """
+    return write_edition(out_dir, exercises, source, overwrite).path
+
+
+def write_edition(
+    out_dir: str | Path,
+    exercises: Iterable[str] | None = None,
+    source: str | Path | None = None,
+    overwrite: bool = False,
+) -> Edition:
+    """Write the student edition; parameters and errors as in :func:`build`."""
+    root = Path(source).resolve() if source is not None else default_source()
+    out = Path(out_dir).resolve()
+    released = selected(exercises)
+    try:
+        files = render(root, released)
+    except markers.MarkerError as exc:
+        raise ReleaseError(str(exc)) from None
+    _prepare(out, root, overwrite)
+    for rel, data in files.items():
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return Edition(out, tuple(released), tuple(files))
+
+
+def fill_stubs(
+    edition_dir: str | Path,
+    source: str | Path | None = None,
+    exercises: Iterable[str] | None = None,
+) -> None:
+    """Put the reference code back into a student edition, in place.
+
+    Parameters
+    ----------
+    edition_dir : path
+        A folder written by :func:`build`.
+    source : path, optional
+        The repository root it was built from (default as in :func:`build`).
+    exercises : iterable of str, optional
+        The exercises to fill; every released one when None, and then the notebook cells
+        too. Lines outside the stubs, a student's edits included, stay as they are.
+    """
+    root = Path(source).resolve() if source is not None else default_source()
+    edition = Path(edition_dir)
+    manifest = json.loads((edition / collect.MANIFEST).read_text(encoding="utf-8"))
+    released = manifest["released_exercises"]
+    fill = released if exercises is None else selected(exercises)
+    not_released = sorted(set(fill) - set(released))
+    if not_released:
+        raise ReleaseError(
+            f"exercises {not_released} are not stubs in {edition}; expected some of {released}"
+        )
+    try:
+        for rel, module in sorted({(registry.get(n).path, registry.get(n).module) for n in fill}):
+            path = edition / rel
+            text = markers.fill_module(
+                path.read_text(encoding="utf-8"),
+                (root / rel).read_text(encoding="utf-8"),
+                rel,
+                module,
+                fill,
+            )
+            path.write_text(text, encoding="utf-8")
+        if exercises is None:
+            for path in sorted((edition / "notebooks").glob("*.ipynb")):
+                nbfiles.fill(path, root / "notebooks" / path.name, f"notebooks/{path.name}")
+    except (markers.MarkerError, nbfiles.NotebookError) as exc:
+        raise ReleaseError(str(exc)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="the folder to write the edition to")
+    parser.add_argument(
+        "--exercises",
+        nargs="+",
+        metavar="NAME",
+        help="exercises to release as stubs (names or comma-separated lists; default: all): "
+        + ", ".join(ex.name for ex in registry.EXERCISES)
+        + ". Notebook solution regions are course work, not exercises: they are stubbed in "
+        "every release whatever this says.",
+    )
+    parser.add_argument(
+        "--source", metavar="ROOT", help="repository root (default: the one above bpkit)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUT_DIR if it holds an earlier edition"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    names = None
+    if args.exercises:
+        names = [n for arg in args.exercises for n in arg.split(",") if n]
+    try:
+        edition = write_edition(args.out_dir, names, args.source, overwrite=args.overwrite)
+    except ReleaseError as exc:
+        print(f"bpkit release: error: {exc}", file=sys.stderr)
+        return 2
+    kept = [ex.name for ex in registry.EXERCISES if ex.name not in edition.released]
+    print(f"wrote the student edition to {edition.path} ({len(edition.files)} files)")
+    print(f"  stubs for: {', '.join(edition.released)}")
+    print(f"  reference code kept for: {', '.join(kept) or 'none'}")
+    return 0

@@ -1,0 +1,270 @@
+"""The files a student edition gets that the repository does not have as such.
+
+``README.md`` (set up, self-check, notebooks, hand in), ``pyproject.toml`` (the repository's
+dependencies, test tools and ruff settings, pytest markers generated from the exercise registry),
+``environment.yml`` for conda users and ``edition.json``, the manifest that tells
+``bpkit collect`` it is running inside an edition. Every function returns text and reads no
+clock, so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from bpkit.assignments.student import exercises
+
+SANITIZE_FILE = "notebooks/nbval_sanitize.cfg"
+# Ruff rules a stubbed module breaks until the student writes the code: the given `return`
+# names values the region used to compute (F821), locals and imports are set up for code
+# that is not there yet (F841, F401; `ruff check --fix` would even delete those imports).
+STUB_IGNORES = ("F401", "F821", "F841")
+
+
+def _toml_str(value: str) -> str:
+    # A JSON string is a valid TOML basic string (same escapes, \\uXXXX included).
+    return json.dumps(value)
+
+
+def _toml_list(values: Sequence[str], indent: str = "    ") -> str:
+    if not values:
+        return "[]"
+    return "[\n" + "".join(f"{indent}{_toml_str(v)},\n" for v in values) + "]"
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"pyproject value: expected a string, number, bool or list, got {value!r}")
+
+
+def _toml_tables(name: str, table: dict) -> list[str]:
+    """``[name]`` with the plain keys of ``table``, then its sub-tables, recursively."""
+    out = ["", f"[{name}]"]
+    out += [
+        f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)
+    ]
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out += _toml_tables(f"{name}.{_toml_key(key)}", value)
+    return out
+
+
+def ruff_settings(project: dict, stubbed: Sequence[str]) -> list[str]:
+    """The repository's ruff settings, and :data:`STUB_IGNORES` for the stubbed modules.
+
+    Without settings of its own, ruff in the edition would apply its defaults and a
+    student's ``ruff format`` would rewrap every file.
+    """
+    ruff = dict(project.get("tool", {}).get("ruff", {}))
+    lint = dict(ruff.pop("lint", {}))
+    ignores = {k: list(v) for k, v in lint.pop("per-file-ignores", {}).items()}
+    for rel in stubbed:
+        ignores[rel] = sorted({*ignores.get(rel, []), *STUB_IGNORES})
+    out = _toml_tables("tool.ruff", ruff) + _toml_tables("tool.ruff.lint", lint)
+    if ignores:
+        out += [
+            "",
+            "# The exercise modules are stubs until you write your code: names that the given",
+            "# `return` uses are not defined yet (F821), and some locals and imports are only",
+            "# used by the code you write (F841, F401). The public tests catch what these would.",
+        ]
+        out += _toml_tables("tool.ruff.lint.per-file-ignores", ignores)[1:]
+    return out
+
+
+def markers() -> list[str]:
+    """The pytest marker lines: one per exercise, from the registry, plus ``slow``."""
+    lines = []
+    for ex in exercises.EXERCISES:
+        where = f"{ex.module}: {', '.join(ex.targets)}"
+        lines.append(f"{ex.name}: exercise {ex.name}, {ex.title} ({where})")
+    lines.append("slow: takes more than a few seconds")
+    return lines
+
+
+def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
+    """The student edition's ``pyproject.toml``.
+
+    Parameters
+    ----------
+    project : dict
+        The repository's ``pyproject.toml`` as parsed by :mod:`tomllib`; its build system,
+        project metadata, runtime dependencies, ``dev`` extra (the test tools), scripts,
+        setuptools options and ruff settings carry over.
+    stubbed : sequence of str
+        The modules that hold stubs (``bpkit/layers.py``): ruff ignores :data:`STUB_IGNORES`
+        in them.
+    """
+    meta = project["project"]
+    build = project["build-system"]
+    setuptools = project.get("tool", {}).get("setuptools", {})
+    dev = meta.get("optional-dependencies", {}).get("dev", [])
+    out = [
+        "# The student edition of bpkit, written by `bpkit release`.",
+        "",
+        "[build-system]",
+        f"requires = {_toml_list(build['requires'])}",
+        f"build-backend = {_toml_str(build['build-backend'])}",
+        "",
+        "[project]",
+        f"name = {_toml_str(meta['name'])}",
+        f"version = {_toml_str(meta['version'])}",
+        f"description = {_toml_str(meta.get('description', ''))}",
+        'readme = "README.md"',
+        f"requires-python = {_toml_str(meta.get('requires-python', '>=3.10'))}",
+        f"dependencies = {_toml_list(meta.get('dependencies', []))}",
+        "",
+        "[project.optional-dependencies]",
+        f"dev = {_toml_list(dev)}",
+        "",
+        "[project.scripts]",
+    ]
+    out += [f"{k} = {_toml_str(v)}" for k, v in sorted(meta.get("scripts", {}).items())]
+    find = setuptools.get("packages", {}).get("find", {"include": ["bpkit*"]})
+    out += ["", "[tool.setuptools.packages.find]"]
+    out += [f"{k} = {_toml_list(v)}" for k, v in sorted(find.items())]
+    data = setuptools.get("package-data", {})
+    if data:
+        out += ["", "[tool.setuptools.package-data]"]
+        out += [f"{k} = {_toml_list(v)}" for k, v in sorted(data.items())]
+    out += [
+        "",
+        "[tool.pytest.ini_options]",
+        # nbreply fails a notebook cell whose error was hidden; it is idle without --nbval.
+        'addopts = "--strict-markers -ra -p bpkit.assignments.student.nbreply"',
+        'testpaths = ["tests"]',
+        f"markers = {_toml_list(markers())}",
+    ]
+    out += ruff_settings(project, stubbed)
+    return "\n".join(out) + "\n"
+
+
+def environment_yml(project: dict) -> str:
+    """A conda environment with the same packages, and the edition installed in it."""
+    meta = project["project"]
+    deps = list(meta.get("dependencies", [])) + list(
+        meta.get("optional-dependencies", {}).get("dev", [])
+    )
+    out = [
+        "# conda env create -f environment.yml && conda activate bpkit",
+        "# The same packages as pyproject.toml, from conda-forge; the last step installs",
+        "# this folder in editable mode so your changes take effect without reinstalling.",
+        "name: bpkit",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        f"  - python{meta.get('requires-python', '>=3.10').replace(' ', '')}",
+    ]
+    # conda reads no environment markers (`; python_version < '3.11'`): such a package is
+    # listed for every Python, which costs a small install where it is not needed.
+    out += [f"  - {dep.split(';')[0].replace(' ', '')}" for dep in deps]
+    out += ["  - pip", "  - pip:", "      - -e .", ""]
+    return "\n".join(out)
+
+
+def manifest(released: Sequence[str], version: str, submitted: Sequence[str]) -> str:
+    """``edition.json``: which exercises are stubs, and which files a student hands in."""
+    body = {
+        "format": 1,
+        "bpkit_version": version,
+        "released_exercises": sorted(released),
+        "submitted_files": sorted(submitted),
+    }
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+
+def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequence[str]) -> str:
+    """The student README: set up, check your work, the notebooks, hand in.
+
+    Parameters
+    ----------
+    released : sequence of str
+        Names of the exercises that are stubs in this edition.
+    notebooks : sequence of str
+        Paths of the notebooks shipped, relative to the edition root.
+    submitted : sequence of str
+        Paths that ``bpkit collect`` puts in ``submission.zip``.
+    """
+    rows = [
+        f"| `{ex.name}` | `{ex.module}`: {', '.join(f'`{t}`' for t in ex.targets)} "
+        f"| {ex.points} | {ex.title} |"
+        for ex in exercises.EXERCISES
+        if ex.name in released
+    ]
+    nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
+    if SANITIZE_FILE in notebooks:
+        nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
+    nb_list = "\n".join(f"- `{nb}`" for nb in notebooks if nb.endswith(".ipynb"))
+    if nb_list:
+        nb_section = f"""{nb_list}
+
+Open them with `jupyter lab notebooks`. They keep the outputs of a reference run; once
+your code is in, check that your notebooks reproduce them:
+
+```
+{nb_check}
+```"""
+    else:
+        nb_section = "This edition has no notebooks."
+    files = "\n".join(f"- `{path}`" for path in submitted)
+    return f"""# bpkit, student edition
+
+In this course you write the forward and backward passes of a small neural-network
+library in numpy, check each one against numerical gradients, and train networks with it.
+The places to fill in are marked `# TODO(<exercise>)`; each function's docstring says what
+it takes and returns, with the shape of every array.
+
+## Set up, once
+
+```
+python -m pip install -e ".[dev]"
+```
+
+(With conda instead: `conda env create -f environment.yml`, then `conda activate bpkit`.)
+
+## Check your work
+
+```
+python -m pytest
+```
+
+runs the public tests of every exercise; `python -m pytest -m affine` runs one exercise's.
+A test of an exercise you have not started fails with "exercise ... is not implemented
+yet"; a wrong answer fails with the numbers and, where a usual mistake explains them, a
+hint. The grader runs more checks than these, so passing here is necessary, not sufficient.
+
+| exercise | where | points | what |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+## The notebooks
+
+{nb_section}
+
+## Hand in
+
+From this folder (or any folder below it), run
+
+```
+bpkit collect
+```
+
+It writes `submission.zip` with exactly the files you edit, and nothing else:
+
+{files}
+
+Upload that zip. Changes to other files (the tests, `bpkit/_validate.py`, ...) are not
+part of the submission, so they cannot help or hurt you.
+"""

@@ -1,0 +1,72 @@
+"""A pytest plugin for nbval: a cell whose execution failed fails, even if nothing showed it.
+
+nbval decides that a cell failed when the kernel publishes an ``error`` message. Code in
+a notebook can suppress that message -- ``get_ipython().set_custom_exc((Exception,),
+handler)`` or a patched ``showtraceback`` -- and then a cell that raised passes. The
+kernel's ``execute_reply`` still says ``status: "error"``: this plugin records that reply
+for every cell and fails the cell when it says so, unless the cell is marked
+``# NBVAL_RAISES_EXCEPTION``.
+
+Load it with ``-p bpkit.assignments.student.nbreply`` (in ``addopts`` or on the command line). It
+does nothing when nbval is not installed or ``--nbval``/``--nbval-lax`` is not used.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+try:
+    from nbval.kernel import RunningKernel
+    from nbval.plugin import IPyNbCell
+except ImportError:  # pragma: no cover  (nbval is a dev dependency)
+    RunningKernel = IPyNbCell = None
+
+_REPLY = "_bpkit_last_execute_reply"
+
+
+def _recording(original):
+    """Wrap ``RunningKernel.get_message`` to remember the last ``execute_reply``."""
+
+    def get_message(self, *args, **kwargs):
+        msg = original(self, *args, **kwargs)
+        if isinstance(msg, dict) and msg.get("msg_type") == "execute_reply":
+            setattr(self, _REPLY, msg.get("content", {}))
+        return msg
+
+    get_message._bpkit_recording = True
+    return get_message
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if RunningKernel is not None and not getattr(
+        RunningKernel.get_message, "_bpkit_recording", False
+    ):
+        RunningKernel.get_message = _recording(RunningKernel.get_message)
+
+
+def failed_reply(item: pytest.Item) -> dict | None:
+    """The ``execute_reply`` content of the cell just run if it reports an error, else None."""
+    kernel = getattr(item.parent, "kernel", None)
+    reply = getattr(kernel, _REPLY, None) or {}
+    if reply.get("status") != "error" or item.options.get("check_exception"):
+        return None
+    return reply
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    if IPyNbCell is None or not isinstance(item, IPyNbCell):
+        return (yield)
+    kernel = getattr(item.parent, "kernel", None)
+    if kernel is not None:
+        setattr(kernel, _REPLY, None)
+    result = yield
+    reply = failed_reply(item)
+    if reply is not None:
+        name, value = reply.get("ename", "an exception"), reply.get("evalue", "")
+        pytest.fail(
+            f"cell {item.cell_num} raised {name}: {value}; the kernel reported the error even "
+            "though no traceback was displayed (was the error display suppressed?)",
+            pytrace=False,
+        )
+    return result

@@ -1,0 +1,138 @@
+"""Hostile submissions graded by the real ``bpkit grade``: none may score more than its stubs.
+
+All attacks of :mod:`grading_fixtures.hostile` are graded in one run (``--jobs 2``), next to
+the honest edition and the bare stubs. For each, the exercises it attacks must score no
+more than the stubs do, and every other exercise must keep the honest score. How long
+grading takes is measured by ``python -m benchmarks.grading``, not asserted in a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import grading_fixtures as fx
+import pytest
+from grading_fixtures import hostile
+from grading_fixtures.hostile import ATTACKS, FORGE_RESULTS, build, slug
+
+from bpkit.assignments.student import exercises
+
+TIMEOUT = "3"
+ALL = [ex.name for ex in exercises.EXERCISES]
+TOTAL = sum(ex.points for ex in exercises.EXERCISES)
+
+
+def tables(stdout: str) -> dict[str, str]:
+    blocks = stdout.split("\nsubmission: ")[1:]
+    return {block.split("\n", 1)[0]: block for block in blocks}
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("editions")
+    return {"honest": fx.honest_edition(root / "honest"), "stub": fx.stub_edition(root / "stub")}
+
+
+@pytest.fixture(scope="module")
+def batch(editions, tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    subs, canary = hostile.batch(editions, root)
+    grades = root / "grades.csv"
+    proc = fx.run_grade(*map(str, subs), "--jobs", "2", "--timeout", TIMEOUT, "--csv", str(grades))
+    rows = fx.read_csv(grades) if grades.exists() else {}
+    return SimpleNamespace(proc=proc, rows=rows, canary=canary)
+
+
+def test_the_grader_survives_every_attack_in_one_run(batch):
+    assert batch.proc.returncode == 0, batch.proc.stderr[-2000:]
+    assert set(batch.rows) == {"honest", "stubs", *(slug(a.name) for a in ATTACKS)}
+    assert batch.rows["honest"]["total"] == TOTAL
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[slug(a.name) for a in ATTACKS])
+def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch, attack):
+    row, stubs, honest = batch.rows[slug(attack.name)], batch.rows["stubs"], batch.rows["honest"]
+    for name in ALL:
+        if name in attack.affected:
+            assert row[name] <= stubs[name], name
+        else:
+            assert row[name] == honest[name], name
+
+
+@pytest.mark.parametrize(
+    ("attack", "words"),
+    [
+        ("infinite loop", f"did not finish within {TIMEOUT} s"),
+        ("alarm and signal tampering", f"did not finish within {TIMEOUT} s"),
+        ("os._exit in a function", "exit status 0"),
+        ("fill the disk with files", "files to disk"),
+        ("sys.exit in a function", "SystemExit"),
+        ("exception whose __str__ raises", "could not be printed"),
+        (
+            "ndarray subclass with a lying __eq__ around the right values",
+            "subclass of numpy.ndarray",
+        ),
+        ("float subclass with a lying __eq__ around the right loss", "subclass of float"),
+        ("objects with __array__ and __float__ around the right values", "is not plain data"),
+        ("read the instructor's sources", "PermissionError"),
+        ("fork in a loop", "PermissionError"),
+        ("allocate 50 GB", "MemoryError"),
+        ("a syntax error in one module", "SyntaxError"),
+        ("a deleted function", "bpkit/optim.py has no sgd"),
+        ("a malformed wire reply written at import", "garbled reply during importing"),
+        ("folders created and deleted while the disk is watched", f"within {TIMEOUT} s"),
+    ],
+)
+def test_the_table_says_what_happened(batch, attack, words):
+    assert words in tables(batch.proc.stdout)[slug(attack)]
+
+
+def test_the_grader_cannot_be_signalled_and_the_output_says_why(batch):
+    # seccomp lets a worker signal only itself (on x86-64, where the grader refuses to run
+    # without it); Landlock ABI 6+ would refuse the signal too.
+    isolation = next(
+        line for line in batch.proc.stdout.splitlines() if line.startswith("isolation:")
+    )
+    assert "signals only to itself" in isolation or "signals to other processes" in isolation
+    assert "PermissionError" in tables(batch.proc.stdout)[slug("kill the grader")]
+
+
+def test_nothing_was_written_outside_the_copies(batch):
+    assert sorted(os.listdir(batch.canary)) == []
+
+
+def test_a_flood_of_output_is_capped(batch):
+    assert len(batch.proc.stdout) + len(batch.proc.stderr) < 2**20
+
+
+def test_no_worker_outlives_the_grader(batch):
+    # A worker (or a child it forked) left behind would sit in a deleted temporary copy;
+    # live workers of another grading run elsewhere on the machine have existing ones.
+    orphans = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if b"bpkit_grader" in cmdline and cwd.endswith("(deleted)"):
+            orphans.append((pid, cwd))
+    assert orphans == []
+
+
+def test_results_json_cannot_be_forged(editions, tmp_path):
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    results = tmp_path / "results.json"
+    sub = build(FORGE_RESULTS, editions, tmp_path, canary, results)
+    stub = fx.copy_submission(editions["stub"], tmp_path / "stubs")
+    proc = fx.run_grade(str(sub), "--results", str(results), "--timeout", TIMEOUT)
+    forged = json.loads(results.read_text())
+    fx.run_grade(str(stub), "--results", str(tmp_path / "stub.json"), "--timeout", TIMEOUT)
+    assert proc.returncode == 0
+    assert forged["score"] == json.loads((tmp_path / "stub.json").read_text())["score"] == 0
+    assert len(forged["tests"]) > 0
+    assert os.listdir(canary) == []
