@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from bpkit.assignments.student import exercises
 
-SANITIZE_FILE = "notebooks/nbval_sanitize.cfg"
+SANITIZE_FILE = "tests/nbval_sanitize.cfg"
 # Ruff rules a stubbed module breaks until the student writes the code: the given `return`
 # names values the region used to compute (F821), locals and imports are set up for code
 # that is not there yet (F841, F401; `ruff check --fix` would even delete those imports).
