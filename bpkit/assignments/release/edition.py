@@ -195,6 +195,19 @@ def public_tests(source: Path, released: list[str], files: Files) -> None:
             raise ReleaseError(f"exercise {name}: no public tests; expected {rel}")
 
 
+def _notebook_needs(files: Files) -> dict[str, list[str]]:
+    """Notebook path -> the exercises its first cell says it needs."""
+    needs = {}
+    for rel, data in files.items():
+        if rel.startswith("notebooks/") and rel.endswith(".ipynb"):
+            cells = json.loads(data.decode("utf-8")).get("cells", [])
+            if cells:
+                first = cells[0].get("source", "")
+                text = first if isinstance(first, str) else "".join(first)
+                needs[rel] = student_files.notebook_exercises(text)
+    return needs
+
+
 def project_files(source: Path, released: list[str], files: Files) -> None:
     """README, pyproject.toml, environment.yml and the edition manifest."""
     project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
@@ -205,7 +218,9 @@ def project_files(source: Path, released: list[str], files: Files) -> None:
     stubbed = sorted({registry.get(name).path for name in released})
     version = project["project"]["version"]
     texts = {
-        "README.md": student_files.readme(released, shipped_notebooks, submitted),
+        "README.md": student_files.readme(
+            released, shipped_notebooks, submitted, _notebook_needs(files)
+        ),
         "pyproject.toml": student_files.pyproject(project, stubbed),
         "environment.yml": student_files.environment_yml(project),
         collect.MANIFEST: student_files.manifest(released, version, submitted),
