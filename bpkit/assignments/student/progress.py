@@ -3,7 +3,8 @@
 The edition's ``pyproject.toml`` loads it (``-p bpkit.assignments.student.progress``). After
 the public tests ran, it prints one table: each exercise, how many of its public tests pass,
 and whether it is done, failing or not started (nothing passes and every failure is a
-stub's ``NotImplementedError``; "needs relu" when the stub is another exercise's). A test belongs to the exercise whose marker it carries.
+stub's ``NotImplementedError``; "needs relu" when the stub is another exercise's). A test
+belongs to the exercise whose marker it carries.
 
 A plain ``python -m pytest`` (no test paths, ``-m`` or ``-k``, no ``-v``) shows the test
 dots and the table and leaves out the tracebacks of the failures. Asking about something
