@@ -16,8 +16,35 @@ nothing but the notebooks.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.font_manager  # noqa: F401
+import pytest
 
 # Kernels inherit the environment of the pytest process that starts them.
 os.environ["MPLBACKEND"] = "Agg"
+
+# The quick subset, `python -m pytest -m "not integration"`: the numerics, the public tests and
+# the static checks of the notebooks. Everything that starts kernels, releases editions, runs
+# the grader, the benchmarks or the linter is marked here by where it lives, so that a new
+# test file in one of these places is marked too.
+INTEGRATION = (
+    "notebooks/",
+    "tests/grading/",
+    "tests/release/",
+    "tests/student/",
+    "tests/test_benchmarks.py",
+    "tests/test_notebook_kernel.py",
+    "tests/test_project.py",
+)
+ROOT = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            rel = Path(item.path).resolve().relative_to(ROOT).as_posix()
+        except ValueError:  # a file outside the repository: leave it alone
+            continue
+        if rel.startswith(INTEGRATION):
+            item.add_marker(pytest.mark.integration)

@@ -241,19 +241,17 @@ def test_stored_outputs_after_an_exercise_cell_are_marked_as_the_reference(nb):
     )
 
 
-EXERCISES_LINE = re.compile(r"^\*\*Exercises it needs:\*\* (.*)$", re.MULTILINE)
-
-
 def test_the_goals_cell_names_the_exercises_the_notebook_needs(nb):
-    from bpkit.assignments import exercises
+    from bpkit.assignments.release.student_files import NEEDS_LINE, notebook_exercises
+    from bpkit.assignments.student import exercises
 
-    found = EXERCISES_LINE.search(nb.cells[0].source)
+    found = NEEDS_LINE.search(nb.cells[0].source)
     assert found, "the goals cell has an **Exercises it needs:** line"
-    named = re.findall(r"`(\w+)`", found.group(1).split(" (in ")[0])
-    known = {e.name for e in exercises.EXERCISES}
-    assert set(named) <= known, sorted(set(named) - known)
-    # Every package function the notebook calls belongs to an exercise it names.
-    # (an update rule may be named by a string, update_rule="adam"; a model's loss by its class)
+    named = notebook_exercises(nb.cells[0].source)
+    listed = re.findall(r"`(\w+)`", found.group(1).split(" (in ")[0])
+    assert named == listed, f"not exercises: {sorted(set(listed) - set(named))}"
+    # Every package function the notebook uses belongs to an exercise it names (an update
+    # rule may be named by a string, update_rule="adam"; a model's loss by its class).
     words = set()
     for cell in code_cells(nb):
         words |= set(re.findall(r"\w+", cell.source))
@@ -263,12 +261,10 @@ def test_the_goals_cell_names_the_exercises_the_notebook_needs(nb):
 
 
 def test_every_exercise_is_needed_by_some_notebook():
-    from bpkit.assignments import exercises
+    from bpkit.assignments.release.student_files import notebook_exercises
+    from bpkit.assignments.student import exercises
 
-    named = set()
-    for name in COURSE:
-        found = EXERCISES_LINE.search(load(name).cells[0].source)
-        named |= set(re.findall(r"`(\w+)`", found.group(1).split(" (in ")[0])) if found else set()
+    named = {n for name in COURSE for n in notebook_exercises(load(name).cells[0].source)}
     assert named == {e.name for e in exercises.EXERCISES}
 
 
