@@ -136,3 +136,65 @@ def gradient_mismatch(
         hints,
     )
     return text.replace("expected value", "numerical gradient (centered differences)", 1)
+
+
+# Known mistakes, in the words the public tests and the grader's hidden checks both use
+# (``likely cause: ...``). Each names the bug and how to fix it.
+AFFINE_NO_BIAS = "the bias b is not added (out = x @ w + b)"
+AFFINE_DX_FLAT = "dx left flat: reshape it to x's original shape"
+AFFINE_DW_TRANSPOSED = "dw transposed: dw has w's shape (D, M), x_flat.T @ dout"
+AFFINE_DB_KEEPDIMS = "db kept as shape (1, M): sum dout over axis 0 without keepdims"
+AFFINE_DB_AXIS = "db summed over the wrong axis: sum dout over the batch, axis 0"
+DIVIDED_BY_N = "dividing by N in a layer's backward (only the loss averages over the batch)"
+RELU_MASK_AT_ZERO = (
+    "the mask x >= 0 passes the gradient where x == 0; the gradient there is 0 (x > 0)"
+)
+RELU_DIVIDES_BY_X = "dividing by x to build the mask gives NaN where x == 0; use x > 0"
+RELU_TIMES_X = "multiplying dout by x instead of by the mask (x > 0)"
+SOFTMAX_LOSS_NOT_AVERAGED = "summing over the batch instead of averaging (no / N)"
+SOFTMAX_LOSS_SIGN = "the sign of the loss: it is -log p of the correct class"
+SOFTMAX_DX_NOT_AVERAGED = "forgetting to divide the gradient by N"
+SOFTMAX_DX_NO_ONEHOT = "dx without subtracting 1 at each correct class (dx = (p - onehot(y)) / N)"
+SOFTMAX_NO_SHIFT = "exp overflows: subtract each row's maximum before exp"
+SOFTMAX_GLOBAL_SHIFT = (
+    "subtract each row's own maximum before exp (x.max(axis=1, keepdims=True)), not the "
+    "largest score overall"
+)
+L2_WITHOUT_HALF = "the L2 term is 0.5 * reg * sum(W**2) (its gradient is reg * W)"
+SGD_WITH_W = "stepping with w instead of dw"
+SGD_SIGN = "stepping up the gradient: next_w = w - learning_rate * dw"
+MOMENTUM_OLD_VELOCITY = "moving w by the old velocity: update v first, then next_w = w + v"
+MOMENTUM_NO_VELOCITY = "the velocity is not carried over: v = momentum * v - learning_rate * dw"
+MOMENTUM_VELOCITY_SIGN = "the velocity's sign: v = momentum * v - learning_rate * dw, w + v"
+EPS_IN_SQRT = "epsilon belongs outside the square root: dw / (sqrt(cache) + eps)"
+RMSPROP_NO_SQRT = "dividing by the cache itself: divide by its square root, sqrt(cache) + eps"
+RMSPROP_DECAY_SWAPPED = "decay_rate weighs the old cache: d * cache + (1 - d) * dw**2"
+ADAM_NO_BIAS_CORRECTION = "Adam without bias correction (m_hat = m / (1 - beta1**t), v_hat alike)"
+ADAM_T_AFTER_USE = "t must be incremented before it is used (it is incremented after use)"
+ADAM_T_NEVER = "t must be incremented before it is used, and stored: it is never incremented"
+ADAM_STORES_HAT = "config['m'] and config['v'] must hold m and v, not the bias-corrected ones"
+ADAM_V_NOT_SQUARED = "v averages the squared gradient: beta2 * v + (1 - beta2) * dw**2"
+CONV_PAD_SLICE = (
+    "with pad = 0, the slice pad:-pad is empty; cut the padding off with pad:pad + H and "
+    "pad:pad + W"
+)
+CONV_PAD_KEPT = "dx still has the padding: cut it off with pad:pad + H and pad:pad + W"
+CONV_DB_SHAPE = "db has one entry per filter: sum dout over axes (0, 2, 3)"
+CONV_FLIPPED = "the kernel is flipped: this layer is a cross-correlation, no flip"
+CONV_NO_BIAS = "the bias b[f] is not added to every output of filter f"
+CONV_HW_SWAPPED = "height and width mixed up (H' uses W or HH uses WW somewhere)"
+CONV_DW_ASSIGNED = "dw assigned (=) instead of accumulated (+=) over positions and samples"
+CONV_DX_ASSIGNED = "dx assigned (=) instead of accumulated (+=) where windows overlap"
+CONV_STRIDE_IGNORED = "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
+POOL_ASSIGNS = "assigning (=) instead of accumulating (+=) where windows overlap"
+POOL_WIDTH_FROM_HEIGHT = "the output width is computed from pool_height: use pool_width"
+POOL_UNRAVEL_HEIGHT = (
+    "np.unravel_index with the wrong shape: the window is (pool_height, pool_width)"
+)
+POOL_STRIDE = "the stride is ignored: window (i, j) starts at (i * stride, j * stride)"
+POOL_ALL_OF_WINDOW = "the whole window gets the gradient: only its maximum does"
+POOL_AVERAGE = "average pooling: the output is each window's maximum"
+FLOAT64_FOR_FLOAT32 = (
+    "a float64 array where the input was float32: np.zeros and friends default to float64; "
+    "pass dtype=x.dtype or use np.zeros_like"
+)

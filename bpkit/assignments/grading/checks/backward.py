@@ -21,6 +21,9 @@ as they were: a backward must not modify its inputs (an upstream layer may still
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from bpkit.assignments.grading.checks import compare as cmp
@@ -28,6 +31,15 @@ from bpkit.assignments.grading.runtime import wire
 from bpkit.assignments.grading.worker_client import Remote, StudentError, Worker
 
 LAYERS = "bpkit.layers"
+
+
+@contextmanager
+def on_case(label: str) -> Iterator[None]:
+    """Name the input geometry in the message when the submission raises on it."""
+    try:
+        yield
+    except StudentError as exc:
+        raise StudentError(f"{exc} (on the case: {label})", exc.where) from None
 
 
 def cache_for(worker: Worker, forward: str, args: tuple, layout: object) -> tuple[Remote, object]:
