@@ -162,6 +162,7 @@ SOFTMAX_GLOBAL_SHIFT = (
 )
 L2_WITHOUT_HALF = "the L2 term is 0.5 * reg * sum(W**2) (its gradient is reg * W)"
 SGD_WITH_W = "stepping with w instead of dw"
+SGD_IGNORES_LR = "the learning rate in config is not used (only its default is)"
 SGD_SIGN = "stepping up the gradient: next_w = w - learning_rate * dw"
 MOMENTUM_OLD_VELOCITY = "moving w by the old velocity: update v first, then next_w = w + v"
 MOMENTUM_NO_VELOCITY = "the velocity is not carried over: v = momentum * v - learning_rate * dw"

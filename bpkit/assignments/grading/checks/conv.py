@@ -72,6 +72,14 @@ def _check_conv_out(got: object, x, w, b, param: dict, rtol: float = cmp.RTOL) -
     shapes = [
         (_conv_out_shape(x.shape, w.shape, 1, p), dg.CONV_STRIDE_IGNORED),
         (_conv_out_shape(x.shape, w.shape, s, 0), "the padding is ignored: pad x by pad zeros"),
+        (
+            _conv_out_shape(x.shape, (*w.shape[:2], w.shape[3], w.shape[2]), s, p),
+            dg.CONV_HW_SWAPPED,
+        ),
+        (
+            _conv_out_shape((*x.shape[:2], x.shape[3], x.shape[2]), w.shape, s, p),
+            dg.CONV_HW_SWAPPED,
+        ),
     ]
     cmp.close(
         f"out of conv_forward_naive ({conv_label(x.shape, w.shape, s, p)})",
@@ -142,7 +150,13 @@ def _conv_backward(worker: Worker, rng: np.random.Generator, case: str, dtype=np
         "dx" + where, got[0], dx, rtol, hints=[(dg.CONV_FLIPPED, flipped[0])],
         shape_hints=dx_shapes,
     )  # fmt: skip
-    cmp.close("dw" + where, got[1], dw, rtol, hints=[(dg.DIVIDED_BY_N, dw / n)])
+    # dw = instead of += in a loop over output positions: only the last position is left.
+    hh, ww = w.shape[2:]
+    xp = np.pad(wide[0], ((0, 0), (0, 0), (p, p), (p, p)))
+    r, q = (dout.shape[2] - 1) * s, (dout.shape[3] - 1) * s
+    last = np.einsum("nf,nchw->fchw", dout[:, :, -1, -1], xp[:, :, r : r + hh, q : q + ww])
+    dw_hints = [(dg.DIVIDED_BY_N, dw / n), (dg.CONV_DW_ASSIGNED, last)]
+    cmp.close("dw" + where, got[1], dw, rtol, hints=dw_hints)
     cmp.close(
         "db" + where, got[2], db, rtol, hints=[(dg.DIVIDED_BY_N, db / n)],
         shape_hints=[((1, len(db)), dg.CONV_DB_SHAPE), ((n,), dg.CONV_DB_SHAPE)],
@@ -170,12 +184,13 @@ def conv_backward_float32(worker: Worker, rng: np.random.Generator) -> None:
     _conv_backward(worker, rng, "stride2", dtype=np.float32)
 
 
-# x shape, pool_height, pool_width, stride, and for overlapping windows the (row, col)
-# where each plane's maximum is put, shared by two windows or more.
+# x shape, pool_height, pool_width, stride, and the (row, col) where each plane's maximum is
+# put: for overlapping windows a place two windows or more share, for a tall window a place
+# low in the first window (so unravelling with the wrong window shape always shows).
 POOL_CASES = {
     "tiles": ((2, 3, 4, 6), 2, 2, 2, None),
     "gaps": ((2, 1, 5, 8), 2, 2, 3, None),
-    "tall": ((1, 3, 6, 5), 3, 2, 3, None),
+    "tall": ((1, 3, 6, 5), 3, 2, 3, (2, 1)),
     "overlap_rows": ((2, 2, 7, 6), 3, 2, 2, (2, 1)),
     "overlap_both": ((1, 2, 5, 7), 2, 3, 1, (1, 2)),
 }
@@ -187,12 +202,12 @@ def pool_label(x_shape: tuple, ph: int, pw: int, stride: int) -> str:
 
 
 def _pool_inputs(rng: np.random.Generator, case: str, dtype=np.float64):
-    shape, ph, pw, stride, shared = POOL_CASES[case]
+    shape, ph, pw, stride, top_at = POOL_CASES[case]
     x = cmp.distinct(rng, shape)
-    if shared is not None:
+    if top_at is not None:
         for plane in x.reshape(-1, *shape[2:]):
             top = np.unravel_index(np.argmax(plane), plane.shape)
-            plane[top], plane[shared] = plane[shared], plane[top]
+            plane[top], plane[top_at] = plane[top_at], plane[top]
     param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     return x.astype(dtype), param
 
@@ -202,7 +217,7 @@ def _label(x: np.ndarray, param: dict) -> str:
 
 
 def _windows(x: np.ndarray, param: dict):
-    """(n, c, i, j, rows, cols) for every window of x."""
+    """(i, j, rows, cols) for every window of x: its output position and its slices."""
     ph, pw, s = param["pool_height"], param["pool_width"], param["stride"]
     n, c, h, w = x.shape
     for i in range(1 + (h - ph) // s):

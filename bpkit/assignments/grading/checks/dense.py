@@ -62,7 +62,7 @@ def _check_affine_grads(grads, dout: np.ndarray, x, w, b, rtol: float = cmp.RTOL
     label = " of affine_backward" + _affine_label(x, w)
     got = [grads[i].get() for i in range(3)]
     cmp.close(
-        "dx" + label, got[0], dx, rtol,
+        "dx" + label, got[0], dx, rtol, hints=[(dg.DIVIDED_BY_N, dx / n)],
         shape_hints=[((n, flat.shape[1]), dg.AFFINE_DX_FLAT)] if x.ndim > 2 else (),
     )  # fmt: skip
     cmp.close(

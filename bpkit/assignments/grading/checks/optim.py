@@ -96,7 +96,10 @@ def _run(
 
 def _sgd_mistakes(w, dw, c) -> dict:
     lr = c["learning_rate"]
-    return {"step": [(dg.SGD_WITH_W, -lr * w), (dg.SGD_SIGN, lr * dw)]}
+    step = [(dg.SGD_WITH_W, -lr * w), (dg.SGD_SIGN, lr * dw)]
+    if lr != DEFAULTS["sgd"]["learning_rate"]:
+        step.append((dg.SGD_IGNORES_LR, -DEFAULTS["sgd"]["learning_rate"] * dw))
+    return {"step": step}
 
 
 def _momentum_mistakes(w, dw, c) -> dict:
