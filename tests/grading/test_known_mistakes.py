@@ -244,7 +244,7 @@ def test_non_answers_score_nothing(honest, case):
     texts = {LAYERS: honest[LAYERS] + "\n\n" + layers, OPTIM: honest[OPTIM] + "\n\n" + optim}
     modules = {NAMES[r]: build_module(NAMES[r], text) for r, text in texts.items()}
     scored = {}
-    for rel, names in MODULE_EXERCISES.items():
+    for names in MODULE_EXERCISES.values():
         for exercise in names:
             got = sum(s for _, s, _ in grade(modules, exercise, SEEDS[0]))
             if got:
