@@ -289,7 +289,8 @@ def sgd(w, dw, config=None):
     config = {} if config is None else config
     return w - config.setdefault("learning_rate", 1e-2) * w, config
 """),
-    "max pool assigns": (LAYERS, "max_pool", {"overlap", "pair"}, "assigning (=) instead of", """
+    "max pool assigns": (
+        LAYERS, "max_pool", {"overlap", "pair", "float32"}, "assigning (=) instead of", """
 def max_pool_backward_naive(dout, cache):
     x, pp = cache
     ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
@@ -355,7 +356,7 @@ def _loss(self, X, y=None):
 TwoLayerNet.loss = _loss
 """),
     "Adam without bias correction": (
-        OPTIM, "adam", {"steps", "default"}, "Adam without bias correction", """
+        OPTIM, "adam", {"steps", "small", "default"}, "Adam without bias correction", """
 ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 
@@ -368,7 +369,8 @@ def adam(w, dw, config=None):
     c["v"] = c["beta2"] * c.get("v", 0.0) + (1 - c["beta2"]) * dw**2
     return w - c["learning_rate"] * c["m"] / (np.sqrt(c["v"]) + c["epsilon"]), c
 """),
-    "Adam increments t after using it": (OPTIM, "adam", {"steps", "default"}, "", """
+    "Adam increments t after using it": (
+        OPTIM, "adam", {"steps", "small", "default"}, "t must be incremented before it is used", """
 ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 
@@ -405,7 +407,7 @@ def conv_forward_naive(x, w, b, conv_param):
     return out.astype(np.float64), cache
 """),
     "affine backward returns a flat dx": (
-        LAYERS, "affine", {"backward", "pair"}, "expected shape", """
+        LAYERS, "affine", {"backward", "pair", "float32"}, "dx left flat", """
 _reference_affine_backward = affine_backward
 
 
@@ -420,7 +422,7 @@ def relu_backward(dout, cache):
     return dout
 """),
     "conv backward overwrites the cached x": (
-        LAYERS, "conv_backward", {"basic", "strided", "float32", "pair"},
+        LAYERS, "conv_backward", {"basic", "pad0", "strided", "float32"},
         "modified cache[0] in place", """
 _reference_conv_backward = conv_backward_naive
 
@@ -498,7 +500,7 @@ def max_pool_forward_naive(x, pool_param):
 BACKWARD_ONLY = {
     "affine": {"backward"},
     "relu": {"backward"},
-    "conv_backward": {"basic", "strided", "float32"},
+    "conv_backward": {"basic", "pad0", "strided", "float32"},
     "max_pool": {"backward", "overlap"},
 }
 
