@@ -342,6 +342,21 @@ def conv_forward_naive(x, w, b, conv_param):
                 out[:, :, r, q] = np.einsum("nchw,fchw->nf", win, w) + b
     return out, (x, w, b, conv_param)
 """),
+    "conv forward slices windows with the kernel's sides swapped": (
+        LAYERS, "conv_forward", "on the case: pad 0, 3x2 kernel, stride 1", """
+def conv_forward_naive(x, w, b, conv_param):
+    s, p = conv_param["stride"], conv_param["pad"]
+    n, c, h, wd = x.shape
+    f, _, hh, ww = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    ho, wo = 1 + (h + 2 * p - hh) // s, 1 + (wd + 2 * p - ww) // s
+    out = np.zeros((n, f, ho, wo), dtype=x.dtype)
+    for r in range(ho):
+        for q in range(wo):
+            win = xp[:, :, r * s : r * s + ww, q * s : q * s + hh]
+            out[:, :, r, q] = np.einsum("nchw,fchw->nf", win, w) + b
+    return out, (x, w, b, conv_param)
+"""),
     # -- conv_backward
     "conv backward unpads with pad:-pad": (LAYERS, "conv_backward", dg.CONV_PAD_SLICE, """
 _ref_conv_backward = conv_backward_naive

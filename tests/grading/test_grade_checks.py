@@ -12,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import warnings
 
 import grading_fixtures as fx
+import known_mistakes
 import pytest
+from local_worker import build_module, grade_local
 
 from bpkit.assignments.grading import grade
 from bpkit.assignments.grading.checks import CHECKS
@@ -549,3 +552,57 @@ def test_naive_layers_cannot_lean_on_the_fast_ones_but_the_convnet_still_can(ctx
     assert all(blocked in r.message for r in naive), [r.message for r in naive]
     convnet = [r for r in results if r.check.exercise == "convnet"]
     assert sum(r.score for r in convnet) == exercises.get("convnet").points
+
+
+# One mistake per layer and optimizer exercise, all in one submission: each touches only
+# its own exercise's functions, so they do not interfere.
+AGREEMENT = {
+    LAYERS: [
+        "affine db keepdims",
+        "relu mask x >= 0",
+        "softmax shifted by the overall maximum",
+        "conv forward flips the kernel",
+        "conv backward unpads with pad:-pad",
+        "max pool unravels with the height",
+    ],
+    OPTIM: [
+        "sgd steps up the gradient",
+        "momentum moves by the old velocity",
+        "rmsprop epsilon inside the square root",
+        "Adam increments t after using it",
+    ],
+}
+
+
+def test_real_workers_grade_as_the_in_process_worker_of_the_known_mistakes_suite(ctx, honest):
+    """The 10-seed suite runs in-process (local_worker); here the same code, real workers."""
+    texts = dict(honest)
+    names = []
+    for module, cases in AGREEMENT.items():
+        for case in cases:
+            _, exercise, _, code = known_mistakes.MISTAKES[case]
+            if exercise == "adam":
+                code = known_mistakes.ADAM_START + code
+            texts[module] += "\n\n" + code.strip() + "\n"
+            names.append(exercise)
+    files = {rel: text.encode() for rel, text in texts.items()}
+    run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get(n) for n in names])
+    real = grade.grade_submission(Submission("agreement", files), run).checks
+    modules = {
+        rel.removesuffix(".py").replace("/", "."): build_module(
+            rel.removesuffix(".py").replace("/", "."), texts[rel]
+        )
+        for rel in (LAYERS, OPTIM)
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        local = [r for n in names for r in grade_local(modules, n, SEEDS[0])]
+    assert [(r.check.exercise, r.check.name) for r in real] == [
+        (c.exercise, c.name) for c, _, _ in local
+    ]
+    for r, (check, score, message) in zip(real, local, strict=True):
+        assert r.score == score, (check.exercise, check.name, r.message, message)
+        assert r.message.startswith(message), (r.message, message)
+    assert all(
+        sum(r.score for r in real if r.check.exercise == n) < exercises.get(n).points for n in names
+    )

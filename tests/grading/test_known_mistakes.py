@@ -74,6 +74,8 @@ def test_a_known_mistake_costs_its_own_exercise_alike_under_every_seed_and_is_na
         outcomes.add((failed, sum(score for _, score, _ in results)))
         messages = "\n".join(message for _, _, message in results)
         assert words in messages, (seed, messages)
+        for got, expected in re.findall(r"got ([-+.\w]+), expected ([-+.\w]+)", messages):
+            assert got != expected, messages  # enough digits to tell them apart
     assert len(outcomes) == 1, outcomes  # the same checks fail, the same score, every seed
     ((failed, score),) = outcomes
     assert failed and score < total(exercise), outcomes

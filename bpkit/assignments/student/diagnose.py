@@ -79,7 +79,13 @@ def wrong_shape(what: str, got: object, expected_shape: tuple, hint: str | None 
     return text
 
 
-def mismatch(what: str, got: object, expected: object, hints: Sequence[Hint] = ()) -> str:
+def mismatch(
+    what: str,
+    got: object,
+    expected: object,
+    hints: Sequence[Hint] = (),
+    nan_hint: str | None = None,
+) -> str:
     """Message for an answer that differs from the expected one.
 
     Parameters
@@ -90,6 +96,9 @@ def mismatch(what: str, got: object, expected: object, hints: Sequence[Hint] = (
         The answer and the right value.
     hints : sequence of (str, array_like)
         Known mistakes and the wrong answers they give.
+    nan_hint : str, optional
+        The likely cause when the answer holds NaN or infinity (for example
+        :data:`SOFTMAX_NO_SHIFT`).
 
     Returns
     -------
@@ -103,9 +112,14 @@ def mismatch(what: str, got: object, expected: object, hints: Sequence[Hint] = (
         return wrong_shape(what, got, np.shape(expected))
     lines = [f"{what} does not match the expected value"]
     bad = ~np.isfinite(have)
-    if bad.any():
+    if bad.any() and have.ndim == 0:
+        lines.append(f"  got {float(have)!r}: NaN or inf instead of a number")
+    elif bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         lines.append(f"  {int(bad.sum())} entries are NaN or inf (the first at index {first})")
+    elif have.ndim == 0:
+        lines.append(f"  rel_error {_rel(have, want):.3e}")
+        lines.append(f"  got {float(have)!r}, expected {float(want)!r}")
     elif have.size:
         with np.errstate(invalid="ignore"):
             gap = np.abs(have - want) / np.maximum(1e-8, np.abs(have) + np.abs(want))
@@ -116,10 +130,12 @@ def mismatch(what: str, got: object, expected: object, hints: Sequence[Hint] = (
             f"  largest difference at index {index}: got {float(have[worst])!r}, "
             f"expected {float(want[worst])!r}"
         )
-    if have.size <= SHOW_LIMIT:
+    if 0 < have.ndim and have.size <= SHOW_LIMIT:
         lines.append(f"  got:      {_show(have)}")
         lines.append(f"  expected: {_show(want)}")
     cause = likely_cause(got, hints)
+    if cause is None and bad.any() and nan_hint:
+        cause = nan_hint
     if cause is not None:
         lines.append(f"  likely cause: {cause}")
     return "\n".join(lines)
