@@ -11,9 +11,11 @@ The rule, the same for every backward (affine, ReLU, convolution, max pooling):
    ``x`` for ReLU, ``(x, w, b, conv_param)`` for the convolution, ``(x, pool_param)`` for
    pooling), built in the worker from the same inputs. So a correct backward scores even
    when the forward is unfinished or belongs to an exercise not done yet.
-3. Each exercise also has one small "pair" check that runs the forward and then the
+3. An exercise that holds both a forward and its backward (affine, ReLU, max pooling)
+   also has one small "pair" check that runs the forward, checks its output, and then the
    backward on the forward's own cache, with no fallback: it scores only when the two
-   work together.
+   work together, and its tags name both. ``conv_backward`` has none: the convolution's
+   forward is another exercise, whose mistakes must not cost this one.
 
 Every backward call also checks that ``dout`` and the arrays in the cache come back exactly
 as they were: a backward must not modify its inputs (an upstream layer may still need them).
