@@ -357,6 +357,14 @@ def conv_forward_naive(x, w, b, conv_param):
             out[:, :, r, q] = np.einsum("nchw,fchw->nf", win, w) + b
     return out, (x, w, b, conv_param)
 """),
+    "conv forward writes into x": (
+        LAYERS, "conv_forward", "conv_forward_naive modified its input x in place", """
+_ref_conv = conv_forward_naive
+def conv_forward_naive(x, w, b, conv_param):
+    out, cache = _ref_conv(x, w, b, conv_param)
+    x *= 0.5
+    return out, cache
+"""),
     # -- conv_backward
     "conv backward unpads with pad:-pad": (LAYERS, "conv_backward", dg.CONV_PAD_SLICE, """
 _ref_conv_backward = conv_backward_naive

@@ -124,15 +124,19 @@ def conv_forward_float32(worker: Worker, rng: np.random.Generator) -> None:
 def _conv_backward(worker: Worker, rng: np.random.Generator, case: str, dtype=np.float64):
     """Grade conv_backward_naive on the cache of conv_forward_naive for the same inputs.
 
-    When that forward raises, on ``(x, w, b, conv_param)`` built in the worker instead (the
-    rule of :mod:`bpkit.assignments.grading.checks.backward`). dout and the cache must come
+    When that forward raises, or its cache is not exactly ``(x, w, b, conv_param)``, on
+    that tuple built in the worker instead (the rule of
+    :mod:`bpkit.assignments.grading.checks.backward`, with ``exact``: the forward is
+    another exercise). dout and the cache must come
     back unchanged; the gradients must match, and for float32 inputs be float32.
     """
     x, w, b, param = _conv_inputs(rng, case, dtype)
     s, p = param["stride"], param["pad"]
     label = conv_label(x.shape, w.shape, s, p) + ("" if dtype == np.float64 else ", float32")
     with bw.on_case(label):
-        cache, content = bw.cache_for(worker, CONV_F, (x, w, b, param), (x, w, b, param))
+        cache, content = bw.cache_for(
+            worker, CONV_F, (x, w, b, param), (x, w, b, param), exact=True
+        )
     wide = [a.astype(np.float64) for a in (x, w, b)]
     out, ref_cache = ref.conv_forward_naive(*wide, param)
     dout = cmp.normal(rng, *out.shape)
