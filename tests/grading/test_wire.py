@@ -209,12 +209,25 @@ def _list_of(item: bytes, n: int, declared: int | None = None) -> bytes:
         (_list_of(b"N", 3, declared=2**32 - 1), "more than the limit or the bytes left"),
         (b"M" + struct.pack("<I", 2**31) + b"N", "more than the limit or the bytes left"),
         (_list_of(_list_of(b"N", wire.MAX_ITEMS // 2), 2), "list of 65536 elements: more than"),
+        (
+            _list_of(_list_of(b"N", 1), wire.MAX_ITEMS // 2 + 1),
+            f"more than {wire.MAX_ITEMS} values",
+        ),
         (_list_of(b"G\x03<f8" + bytes(8), wire.MAX_ARRAYS + 1), "arrays or numpy scalars"),
         (_list_of(_array_payload(b"<f8", (0,), b""), wire.MAX_ARRAYS + 1), "arrays or numpy"),
         (b"M\x01\x00\x00\x00I" + struct.pack("<q", 2**61 - 1) + b"N", "does not fit in 32 bits"),
         (b"L\x01\x00\x00\x00" * (wire.MAX_DEPTH + 2) + b"N", "nested more than"),
     ],
-    ids=["list-count", "dict-count", "items", "scalars", "arrays", "int-key", "depth"],
+    ids=[
+        "list-count",
+        "dict-count",
+        "budget-count",
+        "items",
+        "scalars",
+        "arrays",
+        "int-key",
+        "depth",
+    ],
 )
 def test_forged_counts_and_nesting_are_refused_before_building(payload, words):
     with pytest.raises(wire.WireError) as info:
