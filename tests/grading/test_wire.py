@@ -210,7 +210,7 @@ def _list_of(item: bytes, n: int, declared: int | None = None) -> bytes:
         (b"M" + struct.pack("<I", 2**31) + b"N", "more than the limit or the bytes left"),
         (_list_of(_list_of(b"N", wire.MAX_ITEMS // 2), 2), "list of 65536 elements: more than"),
         (
-            _list_of(_list_of(b"N", 1), wire.MAX_ITEMS // 2 + 1),
+            _list_of(b"M\x01\x00\x00\x00I" + bytes(8) + b"N", wire.MAX_ITEMS // 3 + 1),
             f"more than {wire.MAX_ITEMS} values",
         ),
         (_list_of(b"G\x03<f8" + bytes(8), wire.MAX_ARRAYS + 1), "arrays or numpy scalars"),
