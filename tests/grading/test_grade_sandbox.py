@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import sysconfig
+from dataclasses import replace
 from pathlib import Path
 
 import grading_fixtures as fx
@@ -17,6 +18,7 @@ import bpkit
 from bpkit.assignments.grading import grade
 from bpkit.assignments.grading.runtime import sandbox, seccomp_filter
 from bpkit.assignments.grading.runtime.sandbox import Limits
+from bpkit.assignments.grading.worker_client import MAX_TEXT, StudentError, WorkerDied
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 X86_64 = platform.machine() == "x86_64"
@@ -216,3 +218,108 @@ def test_a_fully_confined_machine_grades_without_warning(stub, tmp_path):
 def test_default_limits_leave_room_for_a_correct_submission():
     limits = Limits()
     assert limits.timeout >= 10 and limits.memory_mb >= 1024 and limits.cpu_seconds >= 60
+
+
+# ---------------------------------------------------------------- limits the grader holds
+# Functions a submission could hold, run by a real confined worker. File space is reserved
+# with posix_fallocate: counted like written data, without writing it.
+PROBE_MODULE = """
+import mmap, os, struct, sys, time
+
+MIB = 2**20
+held = []
+
+
+def reserve(name, mib):
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.posix_fallocate(fd, 0, mib * MIB)
+    return fd
+
+
+def fast_files(n, mib):
+    for i in range(n):
+        os.close(reserve(f"fast{i}", mib))
+    return n
+
+
+def deleted_open(n, mib):
+    for i in range(n):
+        held.append(reserve(f"gone{i}", mib))
+        os.unlink(f"gone{i}")
+    return n
+
+
+def deleted_mapped(n, mib):
+    for i in range(n):
+        fd = os.open(f"map{i}", os.O_CREAT | os.O_RDWR, 0o600)
+        os.posix_fallocate(fd, 0, mib * MIB)
+        held.append(mmap.mmap(fd, mib * MIB))
+        os.close(fd)
+        os.unlink(f"map{i}")
+    return n
+
+
+def forge(payload):
+    os.write(int(sys.argv[2]), struct.pack("<Q", len(payload)) + payload)
+    time.sleep(3600)
+
+
+def huge_header():
+    os.write(int(sys.argv[2]), struct.pack("<Q", 2**30))
+    time.sleep(3600)
+
+
+def huge_error(n):
+    text = ("x" * n).encode()
+    part = b"S" + struct.pack("<I", len(text)) + text
+    forge(b"U" + struct.pack("<I", 4) + b"S\\x06\\x00\\x00\\x00raised" + part * 3)
+
+
+def deep_reply():
+    forge(b"L\\x01\\x00\\x00\\x00" * 10_000 + b"N")
+"""
+
+
+@pytest.fixture()
+def probe_worker(stub, tmp_path):
+    """Start a worker on a folder holding PROBE_MODULE with small disk limits."""
+    ctx = grade.make_context(tmp_path / "run", Limits(), 1, edition=str(stub))
+    ctx.limits = replace(ctx.limits, timeout=30.0, disk_mb=16, file_mb=8)
+    run_dir = tmp_path / "copy"
+    run_dir.mkdir()
+    (run_dir / "probe.py").write_text(PROBE_MODULE)
+    worker = grade.start_worker(ctx, run_dir)
+    worker.import_module("probe")
+    yield worker
+    worker.close()
+
+
+@pytest.mark.parametrize("function", ["fast_files", "deleted_open", "deleted_mapped"])
+def test_disk_use_is_checked_after_every_reply_and_counts_deleted_files(probe_worker, function):
+    # 4 x 6 MiB: each file under the 8 MiB file limit, together over the 16 MiB disk limit;
+    # the call returns at once, so only the check after the reply can see it.
+    with pytest.raises(WorkerDied, match="wrote more than 16 MiB"):
+        probe_worker.function(f"probe.{function}")(4, 6)
+
+
+def test_within_the_disk_limit_calls_go_on(probe_worker):
+    assert probe_worker.function("probe.fast_files")(2, 6).get() == 2
+    assert probe_worker.function("probe.deleted_open")(0, 6).get() == 0
+
+
+def test_a_reply_announcing_more_than_the_cap_is_refused_from_its_header(probe_worker):
+    with pytest.raises(WorkerDied, match="exceeds the limit of 33554432 bytes"):
+        probe_worker.function("probe.huge_header")()
+
+
+def test_error_texts_from_a_worker_are_clipped_by_the_grader(probe_worker):
+    with pytest.raises(StudentError) as info:
+        probe_worker.function("probe.huge_error")(5 * 2**20)
+    assert len(str(info.value)) < 3 * MAX_TEXT
+    assert len(info.value.where) < MAX_TEXT + 100
+    assert "more characters]" in str(info.value)
+
+
+def test_a_deeply_nested_reply_is_refused_not_recursed(probe_worker):
+    with pytest.raises(WorkerDied, match="nested more than"):
+        probe_worker.function("probe.deep_reply")()
