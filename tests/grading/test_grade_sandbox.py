@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -323,3 +324,19 @@ def test_error_texts_from_a_worker_are_clipped_by_the_grader(probe_worker):
 def test_a_deeply_nested_reply_is_refused_not_recursed(probe_worker):
     with pytest.raises(WorkerDied, match="nested more than"):
         probe_worker.function("probe.deep_reply")()
+
+
+def test_a_worker_filling_a_nearly_full_filesystem_is_stopped(probe_worker, monkeypatch):
+    from bpkit.assignments.grading import worker_client
+
+    real = os.statvfs
+
+    def nearly_full(path):
+        fs = real(path)
+        free = worker_client.DISK_RESERVE_MB * 2**20 // fs.f_frsize - 1
+        return os.statvfs_result((*fs[:4], free, *fs[5:]))
+
+    assert probe_worker.function("probe.fast_files")(1, 6).get() == 1  # holds under 8 MiB
+    monkeypatch.setattr(os, "statvfs", nearly_full)
+    with pytest.raises(WorkerDied, match="less than 64 MiB left and the submission held 12 MiB"):
+        probe_worker.function("probe.fast_files")(2, 6)

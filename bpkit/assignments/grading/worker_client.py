@@ -47,9 +47,11 @@ REPLY_LIMIT = 32 * 2**20
 MAX_TEXT = 2000
 # The disk watch runs after every reply and at least this often while a call runs.
 DISK_CHECK_SECONDS = 0.25
-# A worker that grew its copy by more than this is stopped if the temporary filesystem
-# has less than DISK_RESERVE_MB left, so a full disk costs the submission that filled it.
+# A worker holding more than DISK_HOLD_MB (its copy is under 1 MiB) is stopped when the
+# temporary filesystem has less than DISK_RESERVE_MB left, so that the submission filling
+# the disk is stopped before the others' copies run out of room.
 DISK_RESERVE_MB = 64
+DISK_HOLD_MB = 8
 
 
 class WorkerDied(Exception):
@@ -287,7 +289,7 @@ class Worker:
             )
 
     def _disk_full(self, used: int) -> bool:
-        if used < DISK_RESERVE_MB * 2**20 // 4:
+        if used <= DISK_HOLD_MB * 2**20:
             return False
         try:
             fs = os.statvfs(self.run_dir)
