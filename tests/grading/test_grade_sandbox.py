@@ -276,6 +276,56 @@ def huge_error(n):
     forge(b"U" + struct.pack("<I", 4) + b"S\\x06\\x00\\x00\\x00raised" + part * 3)
 
 
+def others():
+    # Each attempt on another process, or on a file to signal one: "ok" or the errno name.
+    import ctypes, errno, fcntl
+
+    parent, me, got = os.getppid(), os.getpid(), {}
+    libc = ctypes.CDLL(None, use_errno=True)
+    read_end, write_end = os.pipe()
+    owner = struct.pack("ii", 1, parent)  # struct f_owner_ex {F_OWNER_PID, pid}
+
+    def syscall(*args):
+        if libc.syscall(*args) < 0:
+            raise OSError(ctypes.get_errno(), "syscall")
+
+    # Harmless even if allowed: the parent's own settings are written back unchanged, and
+    # groups and users are ones with no process (ESRCH where the call is allowed).
+    nobody = 4_000_000
+    nice = os.getpriority(os.PRIO_PROCESS, parent)
+    policy, param = os.sched_getscheduler(parent), os.sched_getparam(parent)
+    ioprio = libc.syscall(252, 1, parent)  # ioprio_get
+    attempts = {
+        "F_SETOWN-parent": lambda: fcntl.fcntl(read_end, fcntl.F_SETOWN, parent),
+        "F_SETOWN-self": lambda: fcntl.fcntl(read_end, fcntl.F_SETOWN, me),
+        "F_SETOWN_EX-parent": lambda: fcntl.fcntl(read_end, 15, owner),
+        "F_SETSIG": lambda: fcntl.fcntl(read_end, 10, 9),
+        "FIOSETOWN-parent": lambda: fcntl.ioctl(read_end, 0x8901, struct.pack("i", parent)),
+        "setpriority-parent": lambda: os.setpriority(os.PRIO_PROCESS, parent, nice),
+        "setpriority-group": lambda: os.setpriority(os.PRIO_PGRP, nobody, 19),
+        "setpriority-user": lambda: os.setpriority(os.PRIO_USER, nobody, 19),
+        "sched_setaffinity-parent": lambda: os.sched_setaffinity(
+            parent, os.sched_getaffinity(parent)
+        ),
+        "sched_setscheduler-parent": lambda: os.sched_setscheduler(parent, policy, param),
+        "sched_setparam-parent": lambda: os.sched_setparam(parent, param),
+        "sched_setattr-other": lambda: syscall(314, nobody, ctypes.create_string_buffer(56), 0),
+        "ioprio_set-parent": lambda: syscall(251, 1, parent, ioprio),
+        "ioprio_set-user": lambda: syscall(251, 3, nobody, ioprio),
+        # What a process may still do to itself:
+        "setpriority-self": lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(0, 0)),
+        "sched_setaffinity-self": lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)),
+        "F_GETFL": lambda: fcntl.fcntl(read_end, fcntl.F_GETFL),
+    }
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            got[name] = "ok"
+        except OSError as exc:
+            got[name] = errno.errorcode.get(exc.errno, str(exc.errno))
+    return got
+
+
 def deep_reply():
     forge(b"L\\x01\\x00\\x00\\x00" * 10_000 + b"N")
 """
@@ -319,6 +369,15 @@ def test_error_texts_from_a_worker_are_clipped_by_the_grader(probe_worker):
     assert len(str(info.value)) < 3 * MAX_TEXT
     assert len(info.value.where) < MAX_TEXT + 100
     assert "more characters]" in str(info.value)
+
+
+@pytest.mark.skipif(not X86_64, reason="the seccomp filter exists for x86-64 only")
+def test_a_worker_can_neither_set_files_to_signal_nor_reschedule_other_processes(probe_worker):
+    got = probe_worker.function("probe.others")().get()
+    allowed = {name: got.pop(name) for name in ("setpriority-self", "sched_setaffinity-self")}
+    assert got.pop("F_GETFL") == allowed["setpriority-self"] == "ok"
+    assert allowed["sched_setaffinity-self"] == "ok"
+    assert got == {name: "EPERM" for name in got} and len(got) == 14, got
 
 
 def test_a_deeply_nested_reply_is_refused_not_recursed(probe_worker):
