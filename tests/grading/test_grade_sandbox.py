@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import platform
@@ -222,8 +223,8 @@ def test_default_limits_leave_room_for_a_correct_submission():
 
 
 # ---------------------------------------------------------------- limits the grader holds
-# Functions a submission could hold, run by a real confined worker. File space is reserved
-# with posix_fallocate: counted like written data, without writing it.
+# Functions a submission could hold, run by a real confined worker. File space is taken
+# with posix_fallocate, which the seccomp filter turns into writing the blocks.
 PROBE_MODULE = """
 import mmap, os, struct, sys, time
 
@@ -232,7 +233,7 @@ held = []
 
 
 def reserve(name, mib):
-    fd = os.open(name, os.O_CREAT | os.O_WRONLY, 0o600)
+    fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)
     os.posix_fallocate(fd, 0, mib * MIB)
     return fd
 
@@ -312,6 +313,7 @@ def others():
         "sched_setattr-other": lambda: syscall(314, nobody, ctypes.create_string_buffer(56), 0),
         "ioprio_set-parent": lambda: syscall(251, 1, parent, ioprio),
         "ioprio_set-user": lambda: syscall(251, 3, nobody, ioprio),
+        "fallocate": lambda: syscall(285, os.open("f", os.O_CREAT | os.O_WRONLY), 0, 0, 4096),
         # What a process may still do to itself:
         "setpriority-self": lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(0, 0)),
         "sched_setaffinity-self": lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)),
@@ -324,6 +326,13 @@ def others():
         except OSError as exc:
             got[name] = errno.errorcode.get(exc.errno, str(exc.errno))
     return got
+
+
+def many_files(n):
+    os.makedirs("junk", exist_ok=True)
+    for i in range(n):
+        open(f"junk/{i}", "w").close()
+    return n
 
 
 def deep_reply():
@@ -353,6 +362,17 @@ def test_disk_use_is_checked_after_every_reply_and_counts_deleted_files(probe_wo
         probe_worker.function(f"probe.{function}")(4, 6)
 
 
+def test_the_number_of_files_is_capped(probe_worker, monkeypatch):
+    # The call returns as soon as its files exist, and the count is checked after the
+    # reply: however slow the machine, the limit (lowered here) is what stops the worker.
+    from bpkit.assignments.grading import worker_client
+
+    monkeypatch.setattr(worker_client, "MAX_FILES", 100)
+    assert probe_worker.function("probe.many_files")(50).get() == 50
+    with pytest.raises(WorkerDied, match="wrote more than 16 MiB or 100 files"):
+        probe_worker.function("probe.many_files")(150)
+
+
 def test_within_the_disk_limit_calls_go_on(probe_worker):
     assert probe_worker.function("probe.fast_files")(2, 6).get() == 2
     assert probe_worker.function("probe.deleted_open")(0, 6).get() == 0
@@ -377,6 +397,8 @@ def test_a_worker_can_neither_set_files_to_signal_nor_reschedule_other_processes
     allowed = {name: got.pop(name) for name in ("setpriority-self", "sched_setaffinity-self")}
     assert got.pop("F_GETFL") == allowed["setpriority-self"] == "ok"
     assert allowed["sched_setaffinity-self"] == "ok"
+    # posix_fallocate then writes the blocks, at disk speed:
+    assert got.pop("fallocate") == errno.errorcode[errno.EOPNOTSUPP]
     assert got == {name: "EPERM" for name in got} and len(got) == 14, got
 
 

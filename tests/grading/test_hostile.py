@@ -68,7 +68,6 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("infinite loop", f"did not finish within {TIMEOUT} s"),
         ("alarm and signal tampering", f"did not finish within {TIMEOUT} s"),
         ("os._exit in a function", "exit status 0"),
-        ("fill the disk with files", "files to disk"),
         ("sys.exit in a function", "SystemExit"),
         ("exception whose __str__ raises", "could not be printed"),
         (
@@ -84,6 +83,17 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("a deleted function", "bpkit/optim.py has no sgd"),
         ("a malformed wire reply written at import", "garbled reply during importing"),
         ("folders created and deleted while the disk is watched", f"within {TIMEOUT} s"),
+        # "fill the disk with files" is not here: whether its 10,001st file or the
+        # deadline comes first depends on the machine's speed (only its score is
+        # asserted); tests/grading/test_grade_sandbox.py checks the file count limit.
+        ("fast disk writes", "wrote more than 256 MiB or 10000 files to disk"),
+        ("deleted files held open", "wrote more than 256 MiB or 10000 files to disk"),
+        ("a forged huge reply", "exceeds the limit of 33554432 bytes"),
+        ("a forged huge error reply", "more characters]"),
+        ("a deeply nested reply", "nested more than 32 levels deep"),
+        ("F_SETOWN and F_SETSIG", "all 4 attempts refused"),
+        ("setpriority on the grader", "all 3 attempts refused"),
+        ("sched_* on the grader", "all 5 attempts refused"),
     ],
 )
 def test_the_table_says_what_happened(batch, attack, words):

@@ -46,7 +46,7 @@ REPLY_LIMIT = 32 * 2**20
 # the worker side did.
 MAX_TEXT = 2000
 # The disk watch runs after every reply and at least this often while a call runs.
-DISK_CHECK_SECONDS = 0.25
+DISK_CHECK_SECONDS = 0.1
 # A worker holding more than DISK_HOLD_MB (its copy is under 1 MiB) is stopped when the
 # temporary filesystem has less than DISK_RESERVE_MB left, so that the submission filling
 # the disk is stopped before the others' copies run out of room.

@@ -49,6 +49,9 @@ _X86_64_FCNTL, _X86_64_IOCTL, _X86_64_SETPRIORITY, _X86_64_IOPRIO_SET = 72, 16, 
 _FCNTL_DENIED = {"F_SETOWN": 8, "F_SETSIG": 10, "F_SETOWN_EX": 15, "F_SETLEASE": 1024}
 _IOCTL_DENIED = {"FIOSETOWN": 0x8901, "SIOCSPGRP": 0x8902}
 _PRIO_PROCESS, _IOPRIO_WHO_PROCESS = 0, 1
+# fallocate would reserve gigabytes of disk in microseconds, faster than the grader's disk
+# watch looks; "not supported" makes the C library write the blocks instead, at disk speed.
+_X86_64_FALLOCATE, _EOPNOTSUPP = 285, 95
 
 
 class _SockFilter(ctypes.Structure):
@@ -95,6 +98,7 @@ def program(pid: int) -> list[tuple[int, int, int, int]]:
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | _EPERM
     nosys = 0x00050000 | _ENOSYS
+    unsupported = 0x00050000 | _EOPNOTSUPP
     prog: list[tuple] = [
         (ld, 0, 0, 4),  # seccomp_data.arch
         (jeq, 0, "nosys", _AUDIT_ARCH_X86_64),
@@ -108,6 +112,7 @@ def program(pid: int) -> list[tuple[int, int, int, int]]:
     for nr in sorted(_X86_64_SCHED.values()):
         prog.append((jeq, "sched", 0, nr))
     prog += [
+        (jeq, "unsupported", 0, _X86_64_FALLOCATE),
         (jeq, "fcntl", 0, _X86_64_FCNTL),
         (jeq, "ioctl", 0, _X86_64_IOCTL),
         (jeq, "setpriority", 0, _X86_64_SETPRIORITY),
@@ -156,6 +161,8 @@ def program(pid: int) -> list[tuple[int, int, int, int]]:
         (ret, 0, 0, deny),
         ("label", "nosys"),
         (ret, 0, 0, nosys),
+        ("label", "unsupported"),
+        (ret, 0, 0, unsupported),
     ]
     return _assemble(prog)
 
