@@ -89,7 +89,7 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("fast disk writes", "wrote more than 256 MiB or 10000 files to disk"),
         ("deleted files held open", "wrote more than 256 MiB or 10000 files to disk"),
         ("a forged huge reply", "exceeds the limit of 33554432 bytes"),
-        ("a forged huge error reply", "more characters]"),
+        ("a forged huge error reply", "sgd() raised ForgedError: xxxxxxxxxx"),
         ("a deeply nested reply", "nested more than 32 levels deep"),
         ("F_SETOWN and F_SETSIG", "all 4 attempts refused"),
         ("setpriority on the grader", "all 3 attempts refused"),
@@ -131,6 +131,20 @@ def test_no_worker_outlives_the_grader(batch):
         if b"bpkit_grader" in cmdline and cwd.endswith("(deleted)"):
             orphans.append((pid, cwd))
     assert orphans == []
+
+
+def test_a_forged_huge_error_reply_is_clipped_in_results_json(editions, tmp_path):
+    attack = next(a for a in ATTACKS if a.name == "a forged huge error reply")
+    sub = build(attack, editions, tmp_path, tmp_path, tmp_path / "nowhere.json")
+    results = tmp_path / "results.json"
+    args = ("--results", str(results), "--exercises", "sgd", "--timeout", TIMEOUT)
+    proc = fx.run_grade(str(sub), *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    written = json.loads(results.read_text())
+    assert written["score"] == 0
+    assert "more characters]" in written["tests"][0]["output"]
+    # 8 MB of forged text arrived; a few clipped texts per check are all that is kept.
+    assert results.stat().st_size < 20_000 * len(written["tests"])
 
 
 def test_results_json_cannot_be_forged(editions, tmp_path):

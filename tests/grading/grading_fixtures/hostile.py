@@ -371,7 +371,8 @@ LIMIT_ATTACKS = [
             "import struct\n"
             "text = b'x' * 4_000_000\n"
             "part = b'S' + struct.pack('<I', len(text)) + text\n"
-            "_forge(b'U\\x04\\x00\\x00\\x00S\\x06\\x00\\x00\\x00raised' + part * 3)"
+            "head = b'U\\x04\\x00\\x00\\x00S\\x06\\x00\\x00\\x00raised'\n"
+            "_forge(head + b'S\\x0b\\x00\\x00\\x00ForgedError' + part * 2)"
         ),
         ("sgd",),
     ),
