@@ -83,11 +83,12 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("a deleted function", "bpkit/optim.py has no sgd"),
         ("a malformed wire reply written at import", "garbled reply during importing"),
         ("folders created and deleted while the disk is watched", f"within {TIMEOUT} s"),
-        # "fill the disk with files" is not here: whether its 10,001st file or the
-        # deadline comes first depends on the machine's speed (only its score is
-        # asserted); tests/grading/test_grade_sandbox.py checks the file count limit.
-        ("fast disk writes", "wrote more than 256 MiB or 10000 files to disk"),
-        ("deleted files held open", "wrote more than 256 MiB or 10000 files to disk"),
+        # Whether the disk limit or the deadline stops the disk attacks first depends on
+        # the machine's speed, so only "stopped" is asserted here (with their scores);
+        # tests/grading/test_grade_sandbox.py checks each disk limit with time to spare.
+        ("fill the disk with files", "the worker was stopped"),
+        ("fast disk writes", "the worker was stopped"),
+        ("deleted files held open", "the worker was stopped"),
         ("a forged huge reply", "exceeds the limit of 33554432 bytes"),
         ("a forged huge error reply", "sgd() raised ForgedError: xxxxxxxxxx"),
         ("a deeply nested reply", "nested more than 32 levels deep"),

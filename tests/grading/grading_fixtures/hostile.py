@@ -306,16 +306,16 @@ ATTACKS = [
 ]
 
 
-# Attacks on the grader's limits. Disk space is taken with posix_fallocate (which the
-# seccomp filter turns into writing the blocks); forged replies go straight to the reply descriptor
-# (argv[2] of the worker); an attempt that the sandbox should refuse answers honestly if it
-# is allowed, so that a hole scores more than the stubs; nothing is ever signalled, and a
-# priority or scheduling setting is only ever written back unchanged.
+# Attacks on the grader's limits. Disk space is taken by writing 60 MiB at a time; forged
+# replies go straight to the reply descriptor (argv[2] of the worker); an attempt that the
+# sandbox should refuse answers honestly if it is allowed, so that a hole scores more than
+# the stubs; nothing is ever signalled, and a priority or scheduling setting is only ever
+# written back unchanged.
 _RESERVE = (
     "def _reserve(name):\n"
     "    import os\n"
     "    fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)\n"
-    "    os.posix_fallocate(fd, 0, 60 * 2**20)\n"
+    "    os.write(fd, bytes(60 * 2**20))\n"
     "    return fd\n\n\n"
 )
 _FORGE = (
@@ -337,9 +337,9 @@ LIMIT_ATTACKS = [
     Hostile(
         "fast disk writes",
         OPTIM,
-        # 6 x 60 MiB in one quick call: each file under the 64 MiB file limit, together
-        # over the 256 MiB disk limit; only the check after the reply can see it in time.
-        _RESERVE + _before_sgd("import os\nfor i in range(6):\n    os.close(_reserve(f'big{i}'))"),
+        # 5 x 60 MiB in one quick call: each file under the 64 MiB file limit, together
+        # over the 256 MiB disk limit; the check after the reply sees it at the latest.
+        _RESERVE + _before_sgd("import os\nfor i in range(5):\n    os.close(_reserve(f'big{i}'))"),
         ("sgd",),
     ),
     Hostile(
@@ -348,7 +348,7 @@ LIMIT_ATTACKS = [
         _RESERVE
         + "_held = []\n\n\n"
         + _before_sgd(
-            "import os\nfor i in range(6):\n    _held.append(_reserve(f'gone{i}'))\n"
+            "import os\nfor i in range(5):\n    _held.append(_reserve(f'gone{i}'))\n"
             "    os.unlink(f'gone{i}')"
         ),
         ("sgd",),
