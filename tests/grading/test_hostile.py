@@ -21,6 +21,7 @@ from grading_fixtures.hostile import ATTACKS, FORGE_RESULTS, build, slug
 from bpkit.assignments.student import exercises
 
 TIMEOUT = "3"
+DISK_OR_DEADLINE = ("files to disk", f"did not finish within {TIMEOUT} s")
 ALL = [ex.name for ex in exercises.EXERCISES]
 TOTAL = sum(ex.points for ex in exercises.EXERCISES)
 
@@ -84,11 +85,12 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("a malformed wire reply written at import", "garbled reply during importing"),
         ("folders created and deleted while the disk is watched", f"within {TIMEOUT} s"),
         # Whether the disk limit or the deadline stops the disk attacks first depends on
-        # the machine's speed, so only "stopped" is asserted here (with their scores);
-        # tests/grading/test_grade_sandbox.py checks each disk limit with time to spare.
-        ("fill the disk with files", "the worker was stopped"),
-        ("fast disk writes", "the worker was stopped"),
-        ("deleted files held open", "the worker was stopped"),
+        # the machine's speed, so either is accepted here (their scores are asserted
+        # above); tests/grading/test_grade_sandbox.py checks each disk limit with time to
+        # spare.
+        ("fill the disk with files", DISK_OR_DEADLINE),
+        ("fast disk writes", DISK_OR_DEADLINE),
+        ("deleted files held open", DISK_OR_DEADLINE),
         ("a forged huge reply", "exceeds the limit of 33554432 bytes"),
         ("a forged huge error reply", "sgd() raised ForgedError: xxxxxxxxxx"),
         ("a deeply nested reply", "nested more than 32 levels deep"),
@@ -98,7 +100,8 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
     ],
 )
 def test_the_table_says_what_happened(batch, attack, words):
-    assert words in tables(batch.proc.stdout)[slug(attack)]
+    table = tables(batch.proc.stdout)[slug(attack)]
+    assert any(w in table for w in words) if type(words) is tuple else words in table
 
 
 def test_the_grader_cannot_be_signalled_and_the_output_says_why(batch):
