@@ -176,12 +176,15 @@ RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
 @pytest.mark.parametrize(
     ("attack", "words"),
     [
-        ("a 5000-deep chain of folders left for the cleanup", "left a deep tree"),
-        ("terminal escapes in an exception message", "\\x1b[2J\\x1b[Htotal 110 110"),
+        # On a slow disk 5000 mkdir calls may outlast the deadline: either way the tree
+        # (whole or in part) is left for the cleanup.
+        ("a 5000-deep chain of folders left for the cleanup", ("left a deep tree", "within")),
+        ("terminal escapes in an exception message", ("\\x1b[2J\\x1b[Htotal 110 110",)),
     ],
 )
 def test_the_table_says_what_happened_to_the_batch_attacks(batch, attack, words):
-    assert words in tables(batch.proc.stdout)[slug(attack)]
+    table = tables(batch.proc.stdout)[slug(attack)]
+    assert any(w in table for w in words), table
 
 
 def test_no_control_character_reaches_the_terminal_or_the_csv(batch, handins):
