@@ -226,8 +226,12 @@ def window_params(keys, huge="pad"):
     return v
 
 
-def tuple_cache(layout, arrays, dicts=(), naive=None):
-    """Variants of a tuple cache: arity, entries of the wrong kind or shape, tampered dicts."""
+def tuple_cache(layout, arrays, dicts=(), naive=None, any_rank=()):
+    """Variants of a tuple cache: arity, entries of the wrong kind or shape, tampered dicts.
+
+    ``arrays`` and ``dicts`` are the indices of the array and dict entries; an entry in
+    ``any_rank`` (affine's x) may validly have one more axis, so that is not varied.
+    """
 
     def put(c, i, value):
         c = list(c)
@@ -253,8 +257,11 @@ def tuple_cache(layout, arrays, dicts=(), naive=None):
                 Variant(f"{name} int", lambda c, k, i=i: put(c, i, c[i].astype(int)), ERROR),
                 Variant(f"{name} list", lambda c, k, i=i: put(c, i, c[i].tolist()), ERROR),
                 Variant(f"{name} one shorter", lambda c, k, i=i: put(c, i, c[i][..., :-1]), ERROR),
-                Variant(f"{name} one more axis", lambda c, k, i=i: put(c, i, c[i][None]), ERROR),
             ]
+            if i not in any_rank:
+                v.append(
+                    Variant(f"{name} one more axis", lambda c, k, i=i: put(c, i, c[i][None]), ERROR)
+                )
         if i in dicts:
             key = next(iter(layout_keys(name)))
             v += [

@@ -160,7 +160,10 @@ LAYER_TARGETS = [
         "affine_backward",
         layers.affine_backward,
         _backward_of(layers.affine_forward, _affine),
-        {"dout": DOUT, "cache": (("cache",), tuple_cache(("x", "w", "b"), (0, 1, 2)))},
+        {
+            "dout": DOUT,
+            "cache": (("cache",), tuple_cache(("x", "w", "b"), (0, 1, 2), any_rank=(0,))),
+        },
     ),
     Target(
         "relu_forward",
