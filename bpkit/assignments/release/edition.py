@@ -17,7 +17,10 @@ The edition is a self-contained folder a student installs with ``pip install -e 
   (:mod:`.student_files`).
 
 The whole edition is rendered in memory first, in the order of :data:`STEPS`, and written
-only when every step succeeded, so a marker error leaves nothing half-written. Walks are
+only when every step succeeded, so a marker error leaves nothing half-written; it is written
+to a temporary folder beside the target and renamed into place, so a write error leaves no
+half edition either, and ``--overwrite`` replaces an earlier edition only once the new one
+is complete. Walks are
 sorted, nothing reads a clock and notebook JSON is written one canonical way, so the same
 source gives byte-identical editions.
 """
@@ -26,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -264,7 +269,6 @@ def _prepare(out: Path, source: Path, overwrite: bool) -> None:
                 f"{out}: the folder exists and is not empty; expected a new folder "
                 "(or an earlier edition, with --overwrite)"
             )
-        shutil.rmtree(out)
 
 
 @dataclass(frozen=True)
@@ -331,11 +335,46 @@ def write_edition(
     except markers.MarkerError as exc:
         raise ReleaseError(str(exc)) from None
     _prepare(out, root, overwrite)
-    for rel, data in files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    _write_atomically(out, files)
     return Edition(out, tuple(released), tuple(files))
+
+
+def _write_atomically(out: Path, files: Files) -> None:
+    """Write ``files`` into a temporary folder beside ``out``, then rename it to ``out``.
+
+    ``out`` is either absent, empty, or an earlier edition (checked by ``_prepare``). Until
+    the new edition is complete nothing at ``out`` changes: a write error part way (a full
+    disk, a quota) removes the temporary folder and leaves ``out`` as it was. An earlier
+    edition is moved aside, the new one renamed in, and only then the old one deleted.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    old = None
+    try:
+        for rel, data in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # mkdtemp made it private
+        if out.exists() and any(out.iterdir()):
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old)  # an empty folder is replaced by rename itself
+        try:
+            os.replace(staging, out)
+        except OSError:
+            if old is not None:
+                os.replace(old, out)
+                old = None
+            raise
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ReleaseError(
+            f"{out}: could not write the edition ({exc}); nothing was changed there"
+        ) from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def fill_stubs(
