@@ -187,7 +187,6 @@ class Worker:
         deadline = time.monotonic() + self.limits.timeout
         self._send(message, deadline, what)
         reply = self._receive(deadline, what)
-        self._check_disk(what)
         if type(reply) is not tuple or not reply or type(reply[0]) is not str:
             self._stop()
             raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
@@ -228,6 +227,7 @@ class Worker:
                     self._check_disk(what)
                 if ready:
                     self._read_chunk(what)
+        self._check_disk(what)  # after every reply, however quickly it came
         payload = bytes(self._buf[8:need])
         del self._buf[:need]
         try:
