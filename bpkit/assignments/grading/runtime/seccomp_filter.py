@@ -1,8 +1,9 @@
 """The seccomp filter of the grading worker (x86-64): which system calls it may make.
 
 Student code never needs to start a process, ``exec``, open a socket, trace, signal or
-reschedule another process, change resource limits or enter namespaces, so those calls fail with
-``EPERM`` (``clone3``, whose flags sit behind a pointer, and foreign ABIs get ``ENOSYS``).
+reschedule another process, change resource limits or enter namespaces, so those calls fail
+with ``EPERM`` (``clone3``, whose flags sit behind a pointer, and foreign ABIs get ``ENOSYS``;
+``fallocate`` gets ``EOPNOTSUPP``, so disk space is taken at write speed).
 Threads stay possible: ``clone`` is allowed with ``CLONE_THREAD``. :func:`program` builds
 the classic-BPF program, :func:`install` applies it to the calling process for good.
 Used by :mod:`.sandbox`; copied next to the worker with it, so it imports
