@@ -173,7 +173,12 @@ class Worker:
         }
         self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
         reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
-        if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
+        if (
+            type(reply) is not tuple
+            or len(reply) != 3
+            or reply[0] != "ready"
+            or not all(type(part) is list for part in reply[1:])
+        ):
             self._stop()
             raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
         self.confinement: list[str] = [clip(str(line)) for line in reply[1]][:16]
