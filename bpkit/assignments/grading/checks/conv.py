@@ -281,11 +281,11 @@ def _pool_backward(
     """
     x, param = _pool_inputs(rng, case, dtype)
     label = _label(x, param) + ("" if dtype == np.float64 else ", float32")
-    xr = worker.put(x, "x")
     with bw.on_case(label):
         if fallback:
             cache, content = bw.cache_for(worker, POOL_F, (x, param), (x, param))
         else:
+            xr = worker.put(x, "x")
             res = worker.function(f"{LAYERS}.{POOL_F}")(xr, param)
             out = res[0].get()
     if not fallback:
