@@ -315,7 +315,7 @@ def conv_forward_naive(x, w, b, conv_param):
     out, _ = _ref_conv(x, w, b, {"stride": 1, "pad": conv_param["pad"]})
     return out, (x, w, b, conv_param)
 """),
-    "conv forward ignores the padding": (LAYERS, "conv_forward", "the padding is ignored", """
+    "conv forward ignores the padding": (LAYERS, "conv_forward", dg.CONV_PAD_IGNORED, """
 _ref_conv = conv_forward_naive
 def conv_forward_naive(x, w, b, conv_param):
     s, p = conv_param["stride"], conv_param["pad"]

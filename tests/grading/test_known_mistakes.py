@@ -303,3 +303,12 @@ def test_every_registry_exercise_has_checks_whose_points_are_its_points():
 def test_an_exercise_without_checks_is_named_not_a_bare_key_error():
     with pytest.raises(KeyError, match="'no_such_exercise' is in the registry .* no hidden"):
         CHECKS["no_such_exercise"]  # noqa: B018
+
+
+def test_got_and_expected_are_printed_with_enough_digits_to_differ():
+    from bpkit.assignments.grading.checks.compare import show_pair
+
+    assert show_pair(-0.360153123, -0.360153987) == "got -0.360153, expected -0.360154"
+    assert show_pair(-0.36015312, -0.36015348) == "got -0.3601531, expected -0.3601535"
+    assert show_pair(1.0 + 2e-15, 1.0) == "got 1.000000000000002, expected 1"
+    assert show_pair(0.25, 0.5) == "got 0.25, expected 0.5"

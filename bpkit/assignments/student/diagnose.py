@@ -196,6 +196,7 @@ CONV_PAD_SLICE = (
     "with pad = 0, the slice pad:-pad is empty; cut the padding off with pad:pad + H and "
     "pad:pad + W"
 )
+CONV_PAD_IGNORED = "the padding is ignored: pad x with pad zeros on every side first"
 CONV_PAD_KEPT = "dx still has the padding: cut it off with pad:pad + H and pad:pad + W"
 CONV_DB_SHAPE = "db has one entry per filter: sum dout over axes (0, 2, 3)"
 CONV_FLIPPED = "the kernel is flipped: this layer is a cross-correlation, no flip"
