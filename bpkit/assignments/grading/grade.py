@@ -157,6 +157,7 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
     stops with :class:`GradingError` naming the check, rather than cost the student points.
     """
     # Imported here: the checks import the reference modules, which `bpkit --help` needs not.
+    from bpkit.assignments.grading import stand_ins
     from bpkit.assignments.grading.checks import (
         CHECKS,
         FAST_LAYERS_STAND_IN,
@@ -172,8 +173,11 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
     shutil.copytree(base, run_dir)
     if ex.name in NAIVE_ONLY:
         (run_dir / "bpkit" / "fast_layers.py").write_text(FAST_LAYERS_STAND_IN, encoding="utf-8")
+    for rel_path, text in stand_ins.worker_files(ex.name).items():
+        (run_dir / rel_path).write_text(text, encoding="utf-8")
     results: list[report.CheckResult] = []
     with start_worker(ctx, run_dir) as worker:
+        worker.layers = stand_ins.layer_service_for(ex.name)
         try:
             worker.import_module(ex.module)
         except Exception as exc:  # noqa: BLE001  (whatever the import did, it costs only this)

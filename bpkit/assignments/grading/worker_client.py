@@ -161,6 +161,8 @@ class Worker:
         if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
             self._stop()
             raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
+        # The layer service of a model exercise (see :mod:`..layer_service`), or None.
+        self.layers = None
         self.confinement: list[str] = [str(line) for line in reply[1]]
         self.missing: list[str] = [str(name) for name in reply[2]]
 
@@ -170,8 +172,14 @@ class Worker:
         if self._dead:
             raise WorkerDied(f"the worker had already stopped before {what}")
         deadline = time.monotonic() + self.limits.timeout
+        if self.layers is not None:
+            self.layers.start_request()
         self._send(message, deadline, what)
         reply = self._receive(deadline, what)
+        while self.layers is not None and _is_layer_call(reply):
+            # A model's call into a layer, served here while the model call waits.
+            self._send(self.layers.answer(*reply[1:]), deadline, what)
+            reply = self._receive(deadline, what)
         if type(reply) is not tuple or not reply or type(reply[0]) is not str:
             self._stop()
             raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
@@ -330,6 +338,10 @@ class Worker:
         """Import a module of the submission (this runs its top-level code)."""
         path = module.replace(".", "/") + ".py"
         self.request(("import", module), f"importing {path}")
+
+
+def _is_layer_call(reply: object) -> bool:
+    return type(reply) is tuple and len(reply) == 4 and reply[0] == "layer"
 
 
 def _split_dotted(dotted: str) -> tuple[str, str, str]:

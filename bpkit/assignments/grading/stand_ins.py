@@ -1,0 +1,53 @@
+"""Modules laid over a worker's copy of the submission for the exercise it grades.
+
+- While a model exercise is graded, ``bpkit/layers.py`` and ``bpkit/layer_utils.py`` are
+  served by the grading process (:mod:`.layer_service`): the model is graded on its own
+  code, on the reference layers, which never enter the worker.
+- While an exercise that computes a gradient is graded, ``bpkit/gradcheck.py`` refuses to
+  run: a numerical gradient cannot stand in for a backward pass.
+
+(The fast layers' stand-in for the naive conv and pool exercises is in :mod:`.checks`.)
+"""
+
+from __future__ import annotations
+
+from bpkit.assignments.grading import layer_service
+from bpkit.assignments.student import exercises
+
+MODEL_EXERCISES = frozenset(ex.name for ex in exercises.EXERCISES if ex.module == "bpkit.models")
+GRADIENT_EXERCISES = frozenset(
+    {"affine", "relu", "softmax_loss", "conv_backward", "max_pool"} | MODEL_EXERCISES
+)
+GRADCHECK_NAMES = (
+    "rel_error",
+    "eval_numerical_gradient",
+    "eval_numerical_gradient_array",
+    "grad_check_sparse",
+)
+GRADCHECK_MESSAGE = (
+    "bpkit.gradcheck is not available while a gradient is graded: "
+    "compute the backward pass analytically"
+)
+GRADCHECK_STAND_IN = (
+    '"""Stand-in for bpkit.gradcheck while a gradient is graded: every call raises."""\n\n'
+    f"MESSAGE = {GRADCHECK_MESSAGE!r}\n"
+    + "".join(
+        f"\n\ndef {name}(*args, **kwargs):\n    raise RuntimeError(MESSAGE)\n"
+        for name in GRADCHECK_NAMES
+    )
+)
+
+
+def worker_files(exercise: str) -> dict[str, str]:
+    """Files (path relative to the copy's root -> text) that replace the copy's own."""
+    files = {}
+    if exercise in GRADIENT_EXERCISES:
+        files["bpkit/gradcheck.py"] = GRADCHECK_STAND_IN
+    if exercise in MODEL_EXERCISES:
+        files.update(layer_service.stand_ins())
+    return files
+
+
+def layer_service_for(exercise: str) -> layer_service.LayerService | None:
+    """The layer service a model exercise's worker needs, or None."""
+    return layer_service.LayerService() if exercise in MODEL_EXERCISES else None
