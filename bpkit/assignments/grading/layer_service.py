@@ -208,7 +208,8 @@ class LayerService:
     def _charge(self, name: str, values: list) -> None:
         """Add this call's multiply-adds to the request's budget; refuse past it."""
         work = sum(v.size for v in values if type(v) is np.ndarray)
-        if name.startswith("conv") and name.endswith("forward"):
+        forward = "_forward" in name
+        if forward and name.startswith("conv"):
             n, f, h_out, w_out = _validate.conv_out_shape(values[0], values[1], values[3])
             w = values[1]
             columns = n * h_out * w_out * int(np.prod(w.shape[1:]))
@@ -218,12 +219,12 @@ class LayerService:
                     f"the convolution's {columns} window entries exceed the {MAX_ELEMENTS} allowed",
                 )
             work += columns * f
-        elif name.startswith("max_pool") and name.endswith("forward"):
+        elif forward and name.startswith("max_pool"):
             x, pool = values
             h_out, w_out = _validate.pool_out_shape(x, pool)
             window = pool["pool_height"] * pool["pool_width"]
             work += x.shape[0] * x.shape[1] * h_out * w_out * window
-        elif name.startswith("affine") and name.endswith("forward"):
+        elif forward and name.startswith("affine"):
             x, w = values[0], values[1]
             if type(x) is np.ndarray and type(w) is np.ndarray and w.ndim == 2:
                 work += x.size * w.shape[1]
