@@ -12,6 +12,8 @@ from bpkit.gradcheck import eval_numerical_gradient, rel_error
 
 pytestmark = pytest.mark.two_layer_net
 
+# Module-level values are never handed to your code: each test passes fresh copies, so a
+# function that writes into its inputs cannot change what a later test expects.
 LOG3 = 1.0986122886681098  # ln 3: the loss when all 3 classes get the same score
 X2 = np.array([[1.0, 2.0], [-1.0, 1.0]])
 Y2 = np.array([0, 1])
@@ -32,7 +34,7 @@ def test_scores_by_hand(models):
         W2=[[1.0, -1.0, 0.0], [2.0, 0.0, 1.0]],
         b2=[0.5, 0.0, 0.0],
     )
-    scores = model.loss(X2)
+    scores = model.loss(X2.copy())
     # Hidden layer: relu([1, 1]) = [1, 1] and relu([-1, 0]) = [0, 0]; row 1 is just b2.
     expected = np.array([[3.5, -1.0, 1.0], [0.5, 0.0, 0.0]])
     assert np.shape(scores) == (2, 3), diagnose.wrong_shape(
@@ -51,7 +53,7 @@ def test_l2_term_on_first_layer_by_hand(models):
     # through the data: dW1 is exactly reg * W1. sum(W1**2) = 9, so L2 = 0.5 * 0.3 * 9.
     w1 = np.array([[1.0, -2.0], [0.0, 2.0]])
     model = net(models, reg=0.3, W1=w1, b1=[0.5, -1.0], W2=np.zeros((2, 3)), b2=np.zeros(3))
-    loss, grads = model.loss(X2, Y2)
+    loss, grads = model.loss(X2.copy(), Y2.copy())
     expected = LOG3 + 1.35
     assert abs(loss - expected) < 1e-12, diagnose.mismatch(
         "TwoLayerNet.loss with reg 0.3: loss",
@@ -86,7 +88,7 @@ def test_l2_term_on_second_layer_by_hand(models):
     # scores are 0: the data loss is ln 3 and db2 = mean over N of (1/3 - [c == y]).
     w2 = np.array([[1.0, 1.0, 1.0], [2.0, 0.0, -2.0]])
     model = net(models, reg=0.2, W1=np.zeros((2, 2)), b1=np.zeros(2), W2=w2, b2=np.zeros(3))
-    loss, grads = model.loss(X2, Y2)
+    loss, grads = model.loss(X2.copy(), Y2.copy())
     assert abs(loss - (LOG3 + 1.1)) < 1e-12, diagnose.mismatch(
         "TwoLayerNet.loss with reg 0.2: loss (ln 3 + 0.5 * 0.2 * 11)",
         loss,
@@ -163,10 +165,11 @@ def test_inputs_and_params_are_not_modified(models, rng):
     x_before = X.copy()
     model.loss(X)
     model.loss(X, y)
-    assert np.array_equal(X, x_before), "TwoLayerNet.loss modified X in place"
+    assert np.array_equal(X, x_before), diagnose.modified_in_place("TwoLayerNet.loss", "X")
     for name, value in before.items():
         assert np.array_equal(model.params[name], value), (
-            f"TwoLayerNet.loss changed params['{name}']; it must only compute, the solver updates"
+            diagnose.modified_in_place("TwoLayerNet.loss", f"self.params['{name}']")
+            + " (loss only computes; the solver updates the parameters)"
         )
 
 
@@ -174,6 +177,11 @@ def test_scores_keep_the_dtype_of_the_params(models):
     model = net(models, W1=np.eye(2), b1=np.zeros(2), W2=np.ones((2, 3)), b2=np.zeros(3))
     model.params = {k: v.astype(np.float32) for k, v in model.params.items()}
     scores = model.loss(X2.astype(np.float32))
-    assert scores.dtype == np.float32, (
-        f"TwoLayerNet.loss: scores have dtype {scores.dtype}, expected float32"
+    assert scores.dtype == np.float32, diagnose.wrong_dtype(
+        "TwoLayerNet.loss: scores", scores, np.float32
+    )
+    # W1 = I, b1 = 0 and W2 all ones: each score is the sum of relu(X2) over the row.
+    expected = np.array([[3.0, 3.0, 3.0], [1.0, 1.0, 1.0]])
+    assert rel_error(scores.astype(np.float64), expected) < 1e-6, diagnose.mismatch(
+        "TwoLayerNet.loss: float32 scores", scores, expected
     )

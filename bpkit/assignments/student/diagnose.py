@@ -136,3 +136,17 @@ def gradient_mismatch(
         hints,
     )
     return text.replace("expected value", "numerical gradient (centered differences)", 1)
+
+
+def modified_in_place(function: str, argument: str) -> str:
+    """Message for a function that wrote into one of its inputs (the grader says the same)."""
+    return (
+        f"{function} modified its input {argument} in place; work on a copy "
+        "(the caller still needs the original values)"
+    )
+
+
+def wrong_dtype(what: str, got: object, expected: object) -> str:
+    """Message for an answer whose dtype differs from its input's (the grader says the same)."""
+    actual = getattr(got, "dtype", type(got).__name__)
+    return f"{what}: expected dtype {np.dtype(expected)} like the input, got {actual}"
