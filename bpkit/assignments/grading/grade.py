@@ -291,7 +291,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exercises", nargs="+", metavar="NAME", help="grade only these exercises (default: all)"
     )
-    parser.add_argument("--seed", type=int, help="seed of the random inputs (default: fresh)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the random values (default: a fresh one, printed and kept in results.json)",
+    )
     parser.add_argument(
         "--edition", metavar="DIR", help="pristine student edition (default: build one now)"
     )
@@ -345,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(report.table(result))
     if args.results:
-        report.write_results(args.results, results[0], notes)
+        report.write_results(args.results, results[0], notes, seed=ctx.seed)
     if args.csv:
         report.write_csv(args.csv, results)
     return 0

@@ -85,8 +85,13 @@ def _clip(text: str, room: int) -> str:
     return text if len(text) <= room else text[: room - 3] + "..."
 
 
-def results_json(result: SubmissionResult, notes: Sequence[str], visibility: str = "visible"):
-    """Gradescope's ``results.json`` content as a dict."""
+def results_json(
+    result: SubmissionResult,
+    notes: Sequence[str],
+    visibility: str = "visible",
+    seed: int | None = None,
+):
+    """Gradescope's ``results.json`` content as a dict; ``extra_data`` records the seed."""
     tests = []
     for r in result.checks:
         output = "passed" if r.passed else r.message
@@ -103,21 +108,28 @@ def results_json(result: SubmissionResult, notes: Sequence[str], visibility: str
                 "tags": list(r.check.targets),
             }
         )
-    return {
+    out = {
         "score": round(result.total, 4),
         "execution_time": round(result.seconds, 2),
         "output": "\n".join(notes),
         "visibility": visibility,
         "tests": tests,
     }
+    if seed is not None:
+        out["extra_data"] = {"seed": seed}
+    return out
 
 
-def write_results(path: str | Path, result: SubmissionResult, notes: Sequence[str]) -> None:
+def write_results(
+    path: str | Path, result: SubmissionResult, notes: Sequence[str], seed: int | None = None
+) -> None:
     """Write ``results.json`` atomically (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results_json(result, notes), indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(
+        json.dumps(results_json(result, notes, seed=seed), indent=2) + "\n", encoding="utf-8"
+    )
     os.replace(tmp, path)
 
 
