@@ -544,3 +544,34 @@ def relu_backward(dout, cache):
     ]
     assert stand_ins.GRADIENT_EXERCISES >= {"affine", "relu", "conv_backward", "max_pool"}
     assert "sgd" not in stand_ins.GRADIENT_EXERCISES
+
+
+HOSTILE_MODEL = """
+from bpkit.layers import affine_backward as _ab, relu_forward as _rf
+
+
+def _loss(self, X, y=None):
+    for _ in range(10_000):
+        _rf(X)
+    return X
+
+
+def _convnet_loss(self, X, y=None):
+    return _ab(X, ("bpkit layer cache", 1))
+
+
+TwoLayerNet.loss = _loss
+ThreeLayerConvNet.loss = _convnet_loss
+"""
+
+
+def test_a_model_that_abuses_the_layer_service_only_fails_its_checks(ctx, honest):
+    files = {rel: text.encode() for rel, text in honest.items()}
+    files[MODELS] = (honest[MODELS] + "\n\n" + HOSTILE_MODEL.strip() + "\n").encode()
+    run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get(n) for n in NETS])
+    results = grade.grade_submission(Submission("variant", files), run).checks
+    assert results and all(r.score == 0 for r in results)
+    net = [r.message for r in results if r.check.exercise == "two_layer_net"]
+    assert all(f"more than {layer_service.MAX_CALLS} layer calls" in m for m in net), net
+    conv = [r.message for r in results if r.check.exercise == "convnet"]
+    assert all("expected the cache that affine_forward returned" in m for m in conv), conv
