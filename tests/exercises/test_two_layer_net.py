@@ -44,7 +44,13 @@ def test_scores_by_hand(models):
         "TwoLayerNet.loss(X): scores",
         scores,
         expected,
-        [("the ReLU between the two affine layers is missing", [[3.5, -1, 1], [-0.5, 1, 0]])],
+        [
+            ("the ReLU between the two affine layers is missing", [[3.5, -1, 1], [-0.5, 1, 0]]),
+            (
+                "loss(X) without y must return the raw scores, not softmax probabilities",
+                np.exp(expected) / np.exp(expected).sum(axis=1, keepdims=True),
+            ),
+        ],
     )
 
 
@@ -138,21 +144,43 @@ def test_gradients_match_numerical_gradients(models, rng, reg):
     X, y = rng.standard_normal((3, 5)), np.array([0, 3, 1])
     _, grads = model.loss(X, y)
     assert sorted(grads) == sorted(model.params), (
-        f"TwoLayerNet.loss: grads has keys {sorted(grads)}, expected {sorted(model.params)}"
+        f"TwoLayerNet.loss: grads has keys {sorted(grads)}, expected {sorted(model.params)}; "
+        "grads must be keyed like self.params, one gradient per parameter"
     )
     for name, param in model.params.items():
         assert np.shape(grads[name]) == param.shape, diagnose.wrong_shape(
             f"TwoLayerNet.loss: grads['{name}']", grads[name], param.shape
         )
         num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param)
-        hints = []
+        own = reg * param if name.startswith("W") else 0.0
+        hints = [("the gradient of the scores is not divided by N", len(X) * (num - own) + own)]
         if name.startswith("W") and reg:
-            hints = [
+            hints += [
                 (f"the L2 gradient reg * {name} is missing", num - reg * param),
                 (f"reg * {name} is added twice", num + reg * param),
             ]
         assert rel_error(grads[name], num) < 1e-7, diagnose.gradient_mismatch(
             f"TwoLayerNet.loss (reg {reg})", name, grads[name], num, hints
+        )
+
+
+def test_large_scores_give_a_finite_loss(models, rng):
+    # Adding 1000 to every class's bias leaves the softmax, and so the loss and the
+    # gradients, unchanged; exp(1000) overflows, so only a shifted softmax survives it.
+    model = models.TwoLayerNet(input_dim=4, hidden_dim=5, num_classes=3, weight_scale=0.5, seed=2)
+    X, y = rng.standard_normal((4, 4)), np.array([0, 2, 1, 2])
+    loss, grads = model.loss(X.copy(), y.copy())
+    model.params["b2"] = model.params["b2"] + 1000.0
+    with np.errstate(all="ignore"):  # report an overflow through the values
+        big_loss, big_grads = model.loss(X.copy(), y.copy())
+    assert np.isfinite(big_loss) and abs(big_loss - loss) < 1e-9, (
+        f"TwoLayerNet.loss: the loss is {big_loss} when every score is about 1000, expected "
+        f"{loss} (a constant added to every score does not change the softmax)\n  likely cause: "
+        "subtract each row's maximum before exp"
+    )
+    for name in grads:
+        assert rel_error(big_grads[name], grads[name]) < 1e-7, diagnose.mismatch(
+            f"TwoLayerNet.loss: grads['{name}'] for scores about 1000", big_grads[name], grads[name]
         )
 
 

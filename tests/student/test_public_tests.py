@@ -248,6 +248,37 @@ class _NetWithoutHalf(ref_models.TwoLayerNet):
         return loss + 0.5 * self.reg * (np.sum(w["W1"] ** 2) + np.sum(w["W2"] ** 2)), grads
 
 
+class _InlineNet(ref_models.TwoLayerNet):
+    """A two-layer net in plain numpy, with switches for three classic mistakes."""
+
+    shift, probabilities, divide = True, False, True
+
+    def loss(self, X, y=None):
+        p = self.params
+        flat = X.reshape(len(X), -1)
+        pre = flat @ p["W1"] + p["b1"]
+        hidden = np.maximum(pre, 0)
+        scores = hidden @ p["W2"] + p["b2"]
+        e = np.exp(scores - scores.max(axis=1, keepdims=True) if self.shift else scores)
+        probs = e / e.sum(axis=1, keepdims=True)
+        if y is None:
+            return probs if self.probabilities else scores
+        n = len(X)
+        loss = -np.mean(np.log(probs[np.arange(n), y]))
+        loss += 0.5 * self.reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+        d = probs.copy()
+        d[np.arange(n), y] -= 1
+        d = d / n if self.divide else d
+        dh = (d @ p["W2"].T) * (pre > 0)
+        grads = {"W2": hidden.T @ d + self.reg * p["W2"], "b2": d.sum(axis=0)}
+        grads.update(W1=flat.T @ dh + self.reg * p["W1"], b1=dh.sum(axis=0))
+        return loss, grads
+
+
+def _inline(**switches) -> type:
+    return type("Net", (_InlineNet,), switches)
+
+
 # name: (exercise, fixture name, module with the mistake, test that must fail, words)
 MISTAKES = {
     "relu_backward writes into dout": (
@@ -322,6 +353,24 @@ MISTAKES = {
         "test_tiny_gradient_shows_where_epsilon_goes",
         "epsilon belongs outside the square root",
     ),
+    "two-layer softmax without the max shift": (
+        "two_layer_net",
+        _with(ref_models, TwoLayerNet=_inline(shift=False)),
+        "test_large_scores_give_a_finite_loss",
+        "subtract each row's maximum before exp",
+    ),
+    "two-layer scores path returns probabilities": (
+        "two_layer_net",
+        _with(ref_models, TwoLayerNet=_inline(probabilities=True)),
+        "test_scores_by_hand",
+        "must return the raw scores, not softmax probabilities",
+    ),
+    "two-layer gradient not divided by N": (
+        "two_layer_net",
+        _with(ref_models, TwoLayerNet=_inline(divide=False)),
+        "test_gradients_match_numerical_gradients",
+        "the gradient of the scores is not divided by N",
+    ),
     "two-layer L2 term without 0.5": (
         "two_layer_net",
         _with(ref_models, TwoLayerNet=_NetWithoutHalf),
@@ -332,7 +381,9 @@ MISTAKES = {
 FIXTURE = {"relu": "layers", "rmsprop": "optim", "adam": "optim", "two_layer_net": "models"}
 
 
-@pytest.mark.parametrize("exercise", ["relu", "affine", "conv_backward", "max_pool", "adam"])
+@pytest.mark.parametrize(
+    "exercise", ["relu", "affine", "conv_backward", "max_pool", "adam", "two_layer_net"]
+)
 def test_the_reference_passes_every_public_test_run_this_way(exercise):
     fixtures = {"layers": ref_layers, "optim": ref_optim, "models": ref_models}
     assert run_public_tests(exercise, **fixtures) == {}
@@ -356,3 +407,8 @@ def test_relu_backward_writing_into_dout_fails_only_the_in_place_test_and_blames
     assert "relu_backward modified its input dout" in failures["test_inputs_are_not_modified"]
     forward = run_public_tests("relu", layers=_with(ref_layers, relu_forward=_relu_forward_into_x))
     assert "relu_backward" not in forward.get("test_inputs_are_not_modified", "relu_backward")
+
+
+def test_the_inline_net_without_its_mistakes_passes_every_two_layer_test():
+    models = _with(ref_models, TwoLayerNet=_InlineNet)
+    assert run_public_tests("two_layer_net", models=models) == {}
