@@ -9,6 +9,7 @@ the same under every seed.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import zlib
 
@@ -462,10 +463,45 @@ def test_non_answers_score_nothing(ctx, honest, case, monkeypatch):
 def test_stand_ins_hold_no_layer_code():
     files = layer_service.stand_ins()
     assert set(files) == {"bpkit/layers.py", "bpkit/layer_utils.py"}
+    served = set()
     for text in files.values():
-        body = [line for line in text.splitlines() if line.startswith("    ")]
-        assert body and all(line.startswith("    return _serve(") for line in body), text
         assert "numpy" not in text
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.FunctionDef) and node.name != "__getattr__":
+                assert ast.unparse(node.body) == f"return _serve({node.name!r}, args, kwargs)"
+                served.add(node.name)
+    assert served == set(layer_service.SERVED)
+
+
+HELPER = """
+def l2_of(*weights):
+    return sum(np.sum(w * w) for w in weights)
+"""
+USES_THE_HELPER = """
+from bpkit.layers import l2_of as _l2_of
+
+_reference_loss = TwoLayerNet.loss
+
+
+def _loss(self, X, y=None):
+    if y is None:
+        return _reference_loss(self, X)
+    loss, grads = _reference_loss(self, X, y)
+    p = self.params
+    penalty = 0.5 * self.reg * _l2_of(p["W1"], p["W2"])
+    return loss - penalty + penalty, grads
+
+
+TwoLayerNet.loss = _loss
+"""
+
+
+def test_a_model_may_import_its_own_helpers_from_layers(ctx, honest, monkeypatch):
+    edits = {LAYERS: HELPER, MODELS: USES_THE_HELPER}
+    failed, results = grade_seeds(
+        ctx, honest, edits, names=["two_layer_net"], seeds=SEEDS[:2], monkeypatch=monkeypatch
+    )
+    assert failed == {"two_layer_net": [set(), set()]}, [r.message for r in results]
 
 
 def test_the_service_runs_the_reference_and_keeps_caches_as_tokens():

@@ -173,8 +173,7 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
     shutil.copytree(base, run_dir)
     if ex.name in NAIVE_ONLY:
         (run_dir / "bpkit" / "fast_layers.py").write_text(FAST_LAYERS_STAND_IN, encoding="utf-8")
-    for rel_path, text in stand_ins.worker_files(ex.name).items():
-        (run_dir / rel_path).write_text(text, encoding="utf-8")
+    stand_ins.lay_over(run_dir, ex.name)
     results: list[report.CheckResult] = []
     with start_worker(ctx, run_dir) as worker:
         worker.layers = stand_ins.layer_service_for(ex.name)

@@ -6,6 +6,8 @@ are the stand-ins of :func:`stand_ins`, whose every function sends its arguments
 grader and waits for the result (see :func:`.runtime.worker.serve_layer`). The grader runs
 the reference layer on them here, so neither a wrong nor an unfinished layer of the
 submission can cost the model points, and the reference code never enters the worker.
+Any other name a model imports from ``bpkit.layers`` (a helper the student added) comes
+from the submission's own module, kept in the worker as :data:`SUBMITTED_LAYERS`.
 
 Caches stay here. A forward answers ``(out, token)`` (a sandwich answers a tuple of
 tokens, one per part, so a model may unpack it); a backward takes the tokens back. Tokens
@@ -93,7 +95,20 @@ class ServiceError(Exception):
         self.kind = kind
 
 
-def _stand_in(module: str, names: list[str]) -> str:
+# Where the submission's own bpkit/layers.py goes while its model is graded.
+SUBMITTED_LAYERS = "bpkit/_submitted_layers.py"
+# Any other name of bpkit.layers (a helper the student added) comes from the submission's
+# own module, loaded only when asked for.
+_FALLBACK = """
+
+def __getattr__(name):
+    import importlib
+
+    return getattr(importlib.import_module("bpkit._submitted_layers"), name)
+"""
+
+
+def _stand_in(module: str, names: list[str], fallback: str = "") -> str:
     lines = [
         f'"""Stand-in for {module} while a model is graded: each function runs in the grader',
         'process, on the reference implementation; caches are tokens that the grader keeps."""',
@@ -105,13 +120,13 @@ def _stand_in(module: str, names: list[str]) -> str:
     for name in names:
         lines += ["", "", f"def {name}(*args, **kwargs):"]
         lines.append(f"    return _serve({name!r}, args, kwargs)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + fallback
 
 
 def stand_ins() -> dict[str, str]:
     """The worker's ``bpkit/layers.py`` and ``bpkit/layer_utils.py`` for model grading."""
     return {
-        "bpkit/layers.py": _stand_in("bpkit.layers", list(LAYERS)),
+        "bpkit/layers.py": _stand_in("bpkit.layers", list(LAYERS), _FALLBACK),
         "bpkit/layer_utils.py": _stand_in("bpkit.layer_utils", list(SANDWICHES)),
     }
 

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from bpkit.assignments.grading import layer_service
 from bpkit.assignments.student import exercises
 
@@ -38,14 +41,21 @@ GRADCHECK_STAND_IN = (
 )
 
 
-def worker_files(exercise: str) -> dict[str, str]:
-    """Files (path relative to the copy's root -> text) that replace the copy's own."""
-    files = {}
+def lay_over(run_dir: Path, exercise: str) -> None:
+    """Replace files of the worker's copy ``run_dir`` for grading ``exercise``.
+
+    For a model exercise the submission's own ``bpkit/layers.py`` is kept as
+    ``bpkit/_submitted_layers.py``, where the stand-in finds any helper a model imports
+    from ``bpkit.layers`` besides the layers themselves.
+    """
     if exercise in GRADIENT_EXERCISES:
-        files["bpkit/gradcheck.py"] = GRADCHECK_STAND_IN
+        (run_dir / "bpkit/gradcheck.py").write_text(GRADCHECK_STAND_IN, encoding="utf-8")
     if exercise in MODEL_EXERCISES:
-        files.update(layer_service.stand_ins())
-    return files
+        own = run_dir / "bpkit/layers.py"
+        if own.is_file():
+            os.replace(own, run_dir / layer_service.SUBMITTED_LAYERS)
+        for rel, text in layer_service.stand_ins().items():
+            (run_dir / rel).write_text(text, encoding="utf-8")
 
 
 def layer_service_for(exercise: str) -> layer_service.LayerService | None:
