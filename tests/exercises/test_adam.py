@@ -98,7 +98,7 @@ def test_tiny_gradient_shows_where_epsilon_goes(optim):
         expected,
         [
             (
-                "epsilon belongs outside the square root: sqrt(v_hat) + epsilon",
+                diagnose.EPS_IN_SQRT,
                 [1 - 1e-3 * 1e-6 / np.sqrt(1e-12 + 1e-8)],
             )
         ],

@@ -18,7 +18,7 @@ B = np.array([0.5, -1.0])
 SHAPE_HINTS = {
     "dx": "dx must have x's original shape: reshape it back with x.shape",
     "dw": "dw has w's shape (D, M)",
-    "db": "db has b's shape (M,): sum dout over axis 0, without keepdims",
+    "db": diagnose.AFFINE_DB_KEEPDIMS,
 }
 # Row n is x[n, 0] + x[n, 2] + 0.5 and x[n, 1] + x[n, 2] - 1, worked out by hand.
 OUT = np.array([[4.5, 4.0], [10.5, 10.0]])

@@ -53,10 +53,7 @@ def test_hand_example(layers):
 def dx_shape_hint(dx: object, pad: int) -> str:
     """What a dx of the wrong shape most likely means."""
     if pad == 0 and 0 in np.shape(dx):
-        return (
-            "with pad = 0, the slice pad:-pad is empty (-0 is 0); "
-            "cut the padding with pad:pad + H and pad:pad + W"
-        )
+        return diagnose.CONV_PAD_SLICE
     return "cut the padding off dx: it has x's shape (N, C, H, W)"
 
 

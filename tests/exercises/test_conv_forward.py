@@ -67,7 +67,7 @@ def test_hand_example_non_square_image_and_filter(layers):
         "conv_forward_naive (3x4 image, 2x3 filter): out",
         out,
         (1, 1, 2, 2),
-        "H' comes from H and HH, W' from W and WW: are height and width mixed up?",
+        diagnose.CONV_HW_SWAPPED,
     )
     assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
         "conv_forward_naive (3x4 image, 2x3 filter; are H and W mixed up?): out", out, expected

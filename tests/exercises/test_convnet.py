@@ -72,7 +72,7 @@ def test_l2_term_is_half_reg_times_the_sum_of_squared_weights(models, rng):
         squares,
         [
             ("the L2 term is missing", 0.0),
-            ("the L2 term lacks its factor 0.5", 2 * squares),
+            (diagnose.L2_WITHOUT_HALF, 2 * squares),
             ("the biases are regularized too; only W1, W2 and W3 should be", squares + biases),
         ],
     )

@@ -40,7 +40,8 @@ def test_forward_hand_examples(layers, x, param, expected):
         f"max_pool_forward_naive({param}): out",
         out,
         expected.shape,
-        "H' = 1 + (H - pool_height) / stride, W' = 1 + (W - pool_width) / stride",
+        "H' = 1 + (H - pool_height) / stride, W' = 1 + (W - pool_width) / stride; "
+        f"if W' is off: {diagnose.POOL_WIDTH_FROM_HEIGHT}",
     )
     assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
         f"max_pool_forward_naive({param}): out", out, expected

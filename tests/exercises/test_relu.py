@@ -23,7 +23,7 @@ def test_forward_hand_example(layers):
     expected = np.array([[0.0, 0.0, 2.0], [3.0, 0.0, 0.25]])
     assert np.all(np.isfinite(out)), (
         f"relu_forward: out is {out.tolist()} for x = {X.tolist()}, expected "
-        f"{expected.tolist()}\n  likely cause: x == 0 must give 0; dividing by x gives NaN there"
+        f"{expected.tolist()}\n  likely cause: {diagnose.RELU_DIVIDES_BY_X}"
     )
     assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
         "relu_forward: out",
@@ -39,12 +39,12 @@ def test_backward_hand_example(layers):
         dx = layers.relu_backward(DOUT.copy(), cache)
     assert np.all(np.isfinite(dx)), (
         f"relu_backward: dx is {np.asarray(dx).tolist()}, expected finite values\n  likely "
-        "cause: x == 0 must give gradient 0; dividing by x gives NaN there"
+        f"cause: {diagnose.RELU_DIVIDES_BY_X}"
     )
     # dout passes where x > 0 (entries 2, 3 and 5 in row-major order) and is 0 elsewhere.
     expected = np.array([[0.0, 0.0, 3.0], [4.0, 0.0, 6.0]])
     hints = [
-        ("x == 0 must get gradient 0 (the mask is x > 0, not x >= 0)", [[0, 2, 3], [4, 0, 6]]),
+        (diagnose.RELU_MASK_AT_ZERO, [[0, 2, 3], [4, 0, 6]]),
         ("dout is passed through unchanged; multiply it by the mask x > 0", DOUT),
         ("the mask alone is returned; multiply it by dout", [[0, 0, 1], [1, 0, 1]]),
         ("dout is multiplied by the ReLU output instead of the mask", [[0, 0, 6], [12, 0, 1.5]]),

@@ -55,7 +55,7 @@ def test_tiny_gradient_shows_where_epsilon_goes(optim):
         expected,
         [
             (
-                "epsilon belongs outside the square root: sqrt(cache) + epsilon",
+                diagnose.EPS_IN_SQRT,
                 [1 - 0.01 * 1e-6 / np.sqrt(1e-14 + 1e-8)],
             )
         ],

@@ -67,7 +67,7 @@ def test_l2_term_on_first_layer_by_hand(models):
         expected,
         [
             ("the L2 term is missing: add 0.5 * reg * (sum(W1**2) + sum(W2**2))", LOG3),
-            ("the L2 term lacks its factor 0.5", LOG3 + 2.7),
+            (diagnose.L2_WITHOUT_HALF, LOG3 + 2.7),
             ("the biases are regularized too; only W1 and W2 should be", expected + 0.1875),
             ("the data loss is not divided by N", 2 * LOG3 + 1.35),
         ],
@@ -99,7 +99,7 @@ def test_l2_term_on_second_layer_by_hand(models):
         "TwoLayerNet.loss with reg 0.2: loss (ln 3 + 0.5 * 0.2 * 11)",
         loss,
         LOG3 + 1.1,
-        [("the L2 term is missing", LOG3), ("the L2 term lacks its factor 0.5", LOG3 + 2.2)],
+        [("the L2 term is missing", LOG3), (diagnose.L2_WITHOUT_HALF, LOG3 + 2.2)],
     )
     assert rel_error(grads["W2"], 0.2 * w2) < 1e-12, diagnose.mismatch(
         "TwoLayerNet.loss with reg 0.2: grads['W2'] (here exactly reg * W2)",
@@ -176,7 +176,7 @@ def test_large_scores_give_a_finite_loss(models, rng):
     assert np.isfinite(big_loss) and abs(big_loss - loss) < 1e-9, (
         f"TwoLayerNet.loss: the loss is {big_loss} when every score is about 1000, expected "
         f"{loss} (a constant added to every score does not change the softmax)\n  likely cause: "
-        "subtract each row's maximum before exp"
+        f"{diagnose.SOFTMAX_NO_SHIFT}"
     )
     for name in grads:
         assert rel_error(big_grads[name], grads[name]) < 1e-7, diagnose.mismatch(

@@ -21,7 +21,7 @@ from bpkit.assignments.grading import grade, layer_service, stand_ins
 from bpkit.assignments.grading.checks import CHECKS, Check
 from bpkit.assignments.grading.runtime.sandbox import Limits
 from bpkit.assignments.grading.submission import Submission
-from bpkit.assignments.student import exercises
+from bpkit.assignments.student import diagnose, exercises
 
 LAYERS, MODELS = "bpkit/layers.py", "bpkit/models.py"
 SEEDS = [20261130 + 7919 * i for i in range(10)]
@@ -286,7 +286,7 @@ TWO_LAYER_MISTAKES = {
     "L2 term without 0.5": (
         two_layer(L2, L2.replace("0.5 * ", "")),
         {"reg"},
-        "without its factor 0.5",
+        diagnose.L2_WITHOUT_HALF,
     ),
     "L2 term missing": (two_layer(L2, "pass"), {"reg"}, "leaving out the L2 term"),
     "biases regularized": (
@@ -312,7 +312,7 @@ TWO_LAYER_MISTAKES = {
     "softmax without the max shift": (
         two_layer("scores - scores.max(axis=1, keepdims=True)", "scores"),
         {"loss"},
-        "subtract each row's maximum before exp",
+        diagnose.SOFTMAX_NO_SHIFT,
     ),
     "regularization gradient forgotten": (
         two_layer("+ self.reg * W2", "").replace("+ self.reg * W1", ""),
@@ -378,7 +378,7 @@ CONVNET_MISTAKES = {
     "convnet L2 term without 0.5": (
         convnet("loss = loss + penalty"),
         {"reg", "float32"},
-        "without its factor 0.5",
+        diagnose.L2_WITHOUT_HALF,
     ),
     "convnet biases regularized": (
         convnet(
@@ -421,7 +421,7 @@ CONVNET_MISTAKES = {
     "convnet softmax without the max shift": (
         CONVNET_INLINE_SOFTMAX.replace("{shift}", ""),
         {"loss"},
-        "subtract each row's maximum before exp",
+        diagnose.SOFTMAX_NO_SHIFT,
     ),
 }
 

@@ -23,6 +23,7 @@ import pytest
 from bpkit import layers as ref_layers
 from bpkit import models as ref_models
 from bpkit import optim as ref_optim
+from bpkit.assignments.student import diagnose
 
 PUBLIC = Path(__file__).resolve().parents[1] / "exercises"
 STUDENT_MODULES = {"layers", "optim", "models", "model"}
@@ -297,19 +298,19 @@ MISTAKES = {
         "relu",
         _with(ref_layers, relu_forward=_relu_forward_nan_at_zero),
         "test_forward_hand_example",
-        "dividing by x gives NaN",
+        diagnose.RELU_DIVIDES_BY_X,
     ),
     "relu_backward masks x >= 0": (
         "relu",
         _with(ref_layers, relu_backward=_relu_backward_mask_at_zero),
         "test_backward_hand_example",
-        "x == 0 must get gradient 0",
+        diagnose.RELU_MASK_AT_ZERO,
     ),
     "affine db of shape (1, M)": (
         "affine",
         _with(ref_layers, affine_backward=_affine_db_keepdims),
         "test_backward_matches_numerical_gradient",
-        "db has b's shape (M,)",
+        diagnose.AFFINE_DB_KEEPDIMS,
     ),
     "affine float64 out of float32 in": (
         "affine",
@@ -327,37 +328,37 @@ MISTAKES = {
         "conv_backward",
         _with(ref_layers, conv_backward_naive=_conv_backward_empty_unpad),
         "test_hand_example",
-        "with pad = 0, the slice pad:-pad is empty",
+        diagnose.CONV_PAD_SLICE,
     ),
     "conv forward takes the filter width from its height": (
         "conv_forward",
         _with(ref_layers, conv_forward_naive=_conv_forward_width_from_hh),
         "test_hand_example_non_square_image_and_filter",
-        "are height and width mixed up?",
+        diagnose.CONV_HW_SWAPPED,
     ),
     "max pool output width from pool_height": (
         "max_pool",
         _with(ref_layers, max_pool_forward_naive=_pool_width_from_height),
         "test_forward_hand_examples",
-        "W' = 1 + (W - pool_width) / stride",
+        diagnose.POOL_WIDTH_FROM_HEIGHT,
     ),
     "rmsprop epsilon inside the square root": (
         "rmsprop",
         _with(ref_optim, rmsprop=_rmsprop_epsilon_inside),
         "test_tiny_gradient_shows_where_epsilon_goes",
-        "epsilon belongs outside the square root",
+        diagnose.EPS_IN_SQRT,
     ),
     "adam epsilon inside the square root": (
         "adam",
         _with(ref_optim, adam=_adam_epsilon_inside),
         "test_tiny_gradient_shows_where_epsilon_goes",
-        "epsilon belongs outside the square root",
+        diagnose.EPS_IN_SQRT,
     ),
     "two-layer softmax without the max shift": (
         "two_layer_net",
         _with(ref_models, TwoLayerNet=_inline(shift=False)),
         "test_large_scores_give_a_finite_loss",
-        "subtract each row's maximum before exp",
+        diagnose.SOFTMAX_NO_SHIFT,
     ),
     "two-layer scores path returns probabilities": (
         "two_layer_net",
@@ -375,7 +376,7 @@ MISTAKES = {
         "two_layer_net",
         _with(ref_models, TwoLayerNet=_NetWithoutHalf),
         "test_l2_term_on_first_layer_by_hand",
-        "the L2 term lacks its factor 0.5",
+        diagnose.L2_WITHOUT_HALF,
     ),
 }
 FIXTURE = {"relu": "layers", "rmsprop": "optim", "adam": "optim", "two_layer_net": "models"}

@@ -25,11 +25,12 @@ import numpy as np
 from bpkit import models as ref
 from bpkit.assignments.grading.checks import compare as cmp
 from bpkit.assignments.grading.worker_client import Remote, Worker
+from bpkit.assignments.student import diagnose as dg
 
 # Added to the last bias in the "large scores" case: exp(1000) overflows float64, so a
 # softmax without the max shift gives NaN or inf, while the shifted one stays exact.
 LARGE_OFFSET = 1000.0
-MAX_SHIFT_HINT = "subtract each row's maximum before exp (the softmax overflows without it)"
+MAX_SHIFT_HINT = dg.SOFTMAX_NO_SHIFT
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _mistakes(case: _Case, loss: float, grads: dict) -> tuple[list, dict]:
     if reg:
         loss_hints += [
             ("leaving out the L2 term", data),
-            ("an L2 term without its factor 0.5 (it is 0.5 * reg * sum(W**2))", data + 2 * penalty),
+            (dg.L2_WITHOUT_HALF, data + 2 * penalty),
             (
                 "regularizing the biases too (the L2 term covers the weights only)",
                 loss + 0.5 * reg * bias_squares,
