@@ -122,6 +122,10 @@ class Worker:
         The layers of :data:`sandbox.LAYERS` not in force in it.
     """
 
+    # The layer service of a model exercise (see :mod:`..layer_service`), or None; the
+    # grader sets it on a model exercise's worker before any student code is imported.
+    layers = None
+
     def __init__(
         self,
         run_dir: Path,
@@ -176,8 +180,6 @@ class Worker:
         if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
             self._stop()
             raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
-        # The layer service of a model exercise (see :mod:`..layer_service`), or None.
-        self.layers = None
         self.confinement: list[str] = [clip(str(line)) for line in reply[1]][:16]
         self.missing: list[str] = [clip(str(name)) for name in reply[2]][:16]
 
