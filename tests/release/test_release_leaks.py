@@ -105,7 +105,9 @@ def withheld(source: Path) -> list[str]:
         if rel.startswith(release.TOOLING) and not release._matches(rel, release.SHIP)
     ]
     tests = [
-        rel for rel in release._walk(source, "tests") if not rel.startswith("tests/exercises/")
+        rel
+        for rel in release._walk(source, "tests")
+        if not rel.startswith("tests/exercises/") and rel not in release.NBVAL_FILES
     ]
     return tooling + tests
 

@@ -101,6 +101,7 @@ def test_only_allow_listed_files_ship(shipped):
         "bpkit/assignments/student/diagnose.py",
         "bpkit/assignments/student/exercises.py",
         "bpkit/assignments/student/nbreply.py",
+        "bpkit/assignments/student/progress.py",
     ]
     for rel in ("bpkit/assignments/release/edition.py", "bpkit/assignments/release/markers.py"):
         assert (REPO / rel).is_file() and rel not in shipped
