@@ -86,6 +86,25 @@ def test_state_is_carried_from_step_to_step(optim):
     )
 
 
+def test_tiny_gradient_shows_where_epsilon_goes(optim):
+    # dw = 1e-6: the corrected moments are m = 1e-6 and v = 1e-12, sqrt(v) = 1e-6, so the
+    # step is 1e-3 * 1e-6 / (1e-6 + 1e-8) = 1e-3 / 1.01. Inside the root, epsilon would
+    # dwarf v.
+    next_w, _ = optim.adam(np.array([1.0]), np.array([1e-6]))
+    expected = [1 - 1e-3 / 1.01]
+    assert rel_error(next_w, expected) < 1e-10, diagnose.mismatch(
+        "adam with a tiny gradient (1e-6): next_w",
+        next_w,
+        expected,
+        [
+            (
+                diagnose.EPS_IN_SQRT,
+                [1 - 1e-3 * 1e-6 / np.sqrt(1e-12 + 1e-8)],
+            )
+        ],
+    )
+
+
 def test_defaults(optim):
     _, config = optim.adam(np.ones(2), np.ones(2))
     expected = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
@@ -96,10 +115,10 @@ def test_defaults(optim):
 def test_dw_is_not_modified(optim):
     dw = np.array([0.5, -1.0])
     optim.adam(np.array([1.0, 2.0]), dw)
-    assert np.array_equal(dw, [0.5, -1.0]), "adam modified dw in place"
+    assert np.array_equal(dw, [0.5, -1.0]), diagnose.modified_in_place("adam", "dw")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dtype_is_preserved(optim, dtype):
     next_w, _ = optim.adam(np.ones(3, dtype=dtype), np.ones(3, dtype=dtype))
-    assert next_w.dtype == dtype, f"adam: next_w has dtype {next_w.dtype}, expected {dtype}"
+    assert next_w.dtype == dtype, diagnose.wrong_dtype("adam: next_w", next_w, dtype)

@@ -10,16 +10,23 @@ from bpkit.gradcheck import eval_numerical_gradient_array, rel_error
 
 pytestmark = pytest.mark.affine
 
+# Module-level values are never handed to your code: each test passes fresh copies, so a
+# function that writes into its inputs cannot change what a later test expects.
 X = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 B = np.array([0.5, -1.0])
+SHAPE_HINTS = {
+    "dx": "dx must have x's original shape: reshape it back with x.shape",
+    "dw": "dw has w's shape (D, M)",
+    "db": diagnose.AFFINE_DB_KEEPDIMS,
+}
 # Row n is x[n, 0] + x[n, 2] + 0.5 and x[n, 1] + x[n, 2] - 1, worked out by hand.
 OUT = np.array([[4.5, 4.0], [10.5, 10.0]])
 
 
 @pytest.mark.parametrize("shape", [(2, 3), (2, 1, 3), (2, 3, 1)], ids=str)
 def test_forward_hand_example(layers, shape):
-    out, _ = layers.affine_forward(X.reshape(shape), W, B)
+    out, _ = layers.affine_forward(X.copy().reshape(shape), W.copy(), B.copy())
     assert np.shape(out) == (2, 2), diagnose.wrong_shape(
         f"affine_forward(x of shape {shape})",
         out,
@@ -55,7 +62,7 @@ def test_forward_flattens_each_example(layers, n, dims, m, seed):
 
 
 def test_backward_hand_example(layers):
-    _, cache = layers.affine_forward(X, W, B)
+    _, cache = layers.affine_forward(X.copy(), W.copy(), B.copy())
     dx, dw, db = layers.affine_backward(np.ones((2, 2)), cache)
     # With dout all ones: dx[n] = row sums of w, dw[d] = column sums of x, db = N.
     expected = {
@@ -65,7 +72,10 @@ def test_backward_hand_example(layers):
     }
     hints = {"db": [("db is the mean of dout over the batch; expected the sum", [1.0, 1.0])]}
     for name, got in (("dx", dx), ("dw", dw), ("db", db)):
-        assert rel_error(np.ravel(got), expected[name].ravel()) < 1e-12, diagnose.mismatch(
+        assert np.shape(got) == expected[name].shape, diagnose.wrong_shape(
+            f"affine_backward: {name}", got, expected[name].shape, SHAPE_HINTS[name]
+        )
+        assert rel_error(got, expected[name]) < 1e-12, diagnose.mismatch(
             f"affine_backward: {name}", got, expected[name], hints.get(name, ())
         )
 
@@ -85,9 +95,7 @@ def test_backward_matches_numerical_gradient(layers, rng, x_shape, m):
             f"affine_backward: d{name}",
             got,
             want,
-            "dx must have x's original shape: reshape it back with x.shape"
-            if name == "x"
-            else None,
+            SHAPE_HINTS[f"d{name}"],
         )
     num_dx = eval_numerical_gradient_array(lambda v: layers.affine_forward(v, w, b)[0], x, dout)
     num_dw = eval_numerical_gradient_array(lambda v: layers.affine_forward(x, v, b)[0], w, dout)
@@ -112,9 +120,11 @@ def test_inputs_are_not_modified(layers, rng):
     dout = rng.standard_normal((3, 5))
     before = [a.copy() for a in (x, w, b, dout)]
     _, cache = layers.affine_forward(x, w, b)
+    for name, now, then in zip(("x", "w", "b"), (x, w, b), before[:3], strict=True):
+        assert np.array_equal(now, then), diagnose.modified_in_place("affine_forward", name)
     layers.affine_backward(dout, cache)
     for name, now, then in zip(("x", "w", "b", "dout"), (x, w, b, dout), before, strict=True):
-        assert np.array_equal(now, then), f"affine_forward/backward modified {name} in place"
+        assert np.array_equal(now, then), diagnose.modified_in_place("affine_backward", name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
@@ -123,4 +133,5 @@ def test_dtype_is_preserved(layers, rng, dtype):
     out, cache = layers.affine_forward(x, w, b)
     grads = layers.affine_backward(np.ones((2, 4), dtype=dtype), cache)
     for name, got in zip(("out", "dx", "dw", "db"), (out, *grads), strict=True):
-        assert got.dtype == dtype, f"affine: {name} has dtype {got.dtype}, expected {dtype}"
+        fn = "affine_forward" if name == "out" else "affine_backward"
+        assert got.dtype == dtype, diagnose.wrong_dtype(f"{fn}: {name}", got, dtype)

@@ -10,13 +10,15 @@ from bpkit.gradcheck import rel_error
 
 pytestmark = pytest.mark.conv_forward
 
+# Module-level values are never handed to your code: each test passes fresh copies, so a
+# function that writes into its inputs cannot change what a later test expects.
 # One 3x3 image holding 1..9 row by row.
 X9 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
 
 
 def test_hand_example_stride_1(layers):
     w = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
-    out, _ = layers.conv_forward_naive(X9, w, np.array([0.5]), {"stride": 1, "pad": 0})
+    out, _ = layers.conv_forward_naive(X9.copy(), w, np.array([0.5]), {"stride": 1, "pad": 0})
     # Top-left: 1*1 + 2*2 + 3*4 + 4*5 + 0.5; each step right adds 10, each step down 30.
     expected = np.array([[37.5, 47.5], [67.5, 77.5]]).reshape(1, 1, 2, 2)
     hints = [
@@ -40,7 +42,7 @@ def test_hand_example_stride_1(layers):
 def test_hand_example_padding_and_stride_2(layers):
     # A 3x3 filter of ones over the zero-padded image, stride 2: sums of 2x2 corners.
     out, _ = layers.conv_forward_naive(
-        X9, np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 2, "pad": 1}
+        X9.copy(), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 2, "pad": 1}
     )
     expected = np.array([[12.0, 16.0], [24.0, 28.0]]).reshape(1, 1, 2, 2)
     assert np.shape(out) == (1, 1, 2, 2), diagnose.wrong_shape(
@@ -51,6 +53,24 @@ def test_hand_example_padding_and_stride_2(layers):
     )
     assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
         "conv_forward_naive with pad 1, stride 2: out", out, expected
+    )
+
+
+def test_hand_example_non_square_image_and_filter(layers):
+    # A 3x4 image holding 1..12 row by row and a 2x3 filter with two taps: out[i, j] is
+    # x[i, j] + 2 x[i + 1, j + 2], so H' = 3 - 2 + 1 = 2 and W' = 4 - 3 + 1 = 2.
+    x = np.arange(1.0, 13.0).reshape(1, 1, 3, 4)
+    w = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]).reshape(1, 1, 2, 3)
+    out, _ = layers.conv_forward_naive(x, w, np.zeros(1), {"stride": 1, "pad": 0})
+    expected = np.array([[15.0, 18.0], [27.0, 30.0]]).reshape(1, 1, 2, 2)
+    assert np.shape(out) == (1, 1, 2, 2), diagnose.wrong_shape(
+        "conv_forward_naive (3x4 image, 2x3 filter): out",
+        out,
+        (1, 1, 2, 2),
+        diagnose.CONV_HW_SWAPPED,
+    )
+    assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
+        "conv_forward_naive (3x4 image, 2x3 filter; are H and W mixed up?): out", out, expected
     )
 
 
@@ -127,9 +147,7 @@ def test_x_is_not_modified(layers, rng):
     before = [a.copy() for a in (x, w, b)]
     layers.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
     for name, now, then in zip(("x", "w", "b"), (x, w, b), before, strict=True):
-        assert np.array_equal(now, then), (
-            f"conv_forward_naive modified {name} in place; pad a copy (np.pad returns a new array)"
-        )
+        assert np.array_equal(now, then), diagnose.modified_in_place("conv_forward_naive", name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
@@ -138,4 +156,8 @@ def test_dtype_is_preserved(layers, dtype):
     out, _ = layers.conv_forward_naive(
         X9.astype(dtype), w, np.zeros(1, dtype=dtype), {"stride": 1, "pad": 0}
     )
-    assert out.dtype == dtype, f"conv_forward_naive: out has dtype {out.dtype}, expected {dtype}"
+    assert out.dtype == dtype, diagnose.wrong_dtype("conv_forward_naive: out", out, dtype)
+    expected = np.array([[12.0, 16.0], [24.0, 28.0]]).reshape(1, 1, 2, 2)
+    assert rel_error(out.astype(np.float64), expected) < 1e-6, diagnose.mismatch(
+        f"conv_forward_naive: out for {np.dtype(dtype).name} inputs", out, expected
+    )

@@ -72,7 +72,7 @@ def test_l2_term_is_half_reg_times_the_sum_of_squared_weights(models, rng):
         squares,
         [
             ("the L2 term is missing", 0.0),
-            ("the L2 term lacks its factor 0.5", 2 * squares),
+            (diagnose.L2_WITHOUT_HALF, 2 * squares),
             ("the biases are regularized too; only W1, W2 and W3 should be", squares + biases),
         ],
     )
@@ -127,8 +127,9 @@ def test_inputs_and_params_are_not_modified(models, rng):
     x_before = X.copy()
     model.loss(X)
     model.loss(X, y)
-    assert np.array_equal(X, x_before), "ThreeLayerConvNet.loss modified X in place"
+    assert np.array_equal(X, x_before), diagnose.modified_in_place("ThreeLayerConvNet.loss", "X")
     for name, value in before.items():
         assert np.array_equal(model.params[name], value), (
-            f"ThreeLayerConvNet.loss changed params['{name}']; it must only compute"
+            diagnose.modified_in_place("ThreeLayerConvNet.loss", f"self.params['{name}']")
+            + " (loss only computes; the solver updates the parameters)"
         )

@@ -13,6 +13,8 @@ from bpkit.gradcheck import eval_numerical_gradient_array, rel_error
 
 pytestmark = pytest.mark.max_pool
 
+# Module-level values are never handed to your code: each test passes fresh copies, so a
+# function that writes into its inputs cannot change what a later test expects.
 X16 = np.array(
     [[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 8.0, 7.0], [9.0, 6.0, 10.0, 11.0], [12.0, 13.0, 15.0, 14.0]]
 ).reshape(1, 1, 4, 4)
@@ -32,13 +34,14 @@ POOL_2_1 = {"pool_height": 2, "pool_width": 2, "stride": 1}
     ids=["2x2-stride2", "2x2-stride1-overlap", "3x2-stride1"],
 )
 def test_forward_hand_examples(layers, x, param, expected):
-    out, _ = layers.max_pool_forward_naive(x, param)
+    out, _ = layers.max_pool_forward_naive(x.copy(), param)
     expected = np.asarray(expected, dtype=np.float64)[None, None]
     assert np.shape(out) == expected.shape, diagnose.wrong_shape(
         f"max_pool_forward_naive({param}): out",
         out,
         expected.shape,
-        "H' = 1 + (H - pool_height) / stride, W' = 1 + (W - pool_width) / stride",
+        "H' = 1 + (H - pool_height) / stride, W' = 1 + (W - pool_width) / stride; "
+        f"if W' is off: {diagnose.POOL_WIDTH_FROM_HEIGHT}",
     )
     assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
         f"max_pool_forward_naive({param}): out", out, expected
@@ -46,7 +49,7 @@ def test_forward_hand_examples(layers, x, param, expected):
 
 
 def test_backward_overlapping_windows_accumulate(layers):
-    _, cache = layers.max_pool_forward_naive(X9, POOL_2_1)
+    _, cache = layers.max_pool_forward_naive(X9.copy(), POOL_2_1)
     dx = layers.max_pool_backward_naive(np.array([[1.0, 2.0], [3.0, 4.0]])[None, None], cache)
     # Window maxima: 5 at (1, 1), 9 at (1, 2) twice, 7 at (2, 1); 9 gets 2 + 4.
     expected = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 6.0], [0.0, 3.0, 0.0]])[None, None]
@@ -74,6 +77,7 @@ def test_backward_overlapping_windows_accumulate(layers):
         ((2, 2, 5, 5), POOL_2_1),
         ((1, 2, 7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),
         ((2, 1, 4, 6), {"pool_height": 2, "pool_width": 3, "stride": 1}),
+        ((2, 1, 5, 6), {"pool_height": 3, "pool_width": 2, "stride": 2}),
     ],
     ids=str,
 )
@@ -118,16 +122,26 @@ def test_inputs_are_not_modified(layers, rng):
     dout = rng.standard_normal((2, 1, 3, 3))
     x_before, dout_before = x.copy(), dout.copy()
     _, cache = layers.max_pool_forward_naive(x, POOL_2_1)
+    assert np.array_equal(x, x_before), diagnose.modified_in_place("max_pool_forward_naive", "x")
     layers.max_pool_backward_naive(dout, cache)
-    assert np.array_equal(x, x_before), "max_pool_forward/backward modified x in place"
-    assert np.array_equal(dout, dout_before), "max_pool_backward_naive modified dout in place"
+    assert np.array_equal(x, x_before), diagnose.modified_in_place(
+        "max_pool_backward_naive", "x (the cache)"
+    )
+    assert np.array_equal(dout, dout_before), diagnose.modified_in_place(
+        "max_pool_backward_naive", "dout"
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dtype_is_preserved(layers, dtype):
     out, cache = layers.max_pool_forward_naive(X16.astype(dtype), POOL_2_2)
     dx = layers.max_pool_backward_naive(np.ones((1, 1, 2, 2), dtype=dtype), cache)
-    assert out.dtype == dtype, (
-        f"max_pool_forward_naive: out has dtype {out.dtype}, expected {dtype}"
-    )
-    assert dx.dtype == dtype, f"max_pool_backward_naive: dx has dtype {dx.dtype}, expected {dtype}"
+    assert out.dtype == dtype, diagnose.wrong_dtype("max_pool_forward_naive: out", out, dtype)
+    assert dx.dtype == dtype, diagnose.wrong_dtype("max_pool_backward_naive: dx", dx, dtype)
+    # The maxima 5, 8, 13 and 15 each get one unit of gradient.
+    expected_dx = np.isin(X16, [5.0, 8.0, 13.0, 15.0]).astype(np.float64)
+    expected_out = np.array([[5.0, 8.0], [13.0, 15.0]])[None, None]
+    for name, got, expected in (("out", out, expected_out), ("dx", dx, expected_dx)):
+        assert rel_error(got.astype(np.float64), expected) < 1e-6, diagnose.mismatch(
+            f"max_pool: {name} for {np.dtype(dtype).name} inputs", got, expected
+        )

@@ -11,13 +11,20 @@ from bpkit.gradcheck import eval_numerical_gradient_array, rel_error
 
 pytestmark = pytest.mark.relu
 
+# Module-level values are never handed to your code: each test passes fresh copies, so a
+# function that writes into its inputs cannot change what a later test expects.
 X = np.array([[-1.0, 0.0, 2.0], [3.0, -0.5, 0.25]])
 DOUT = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 
 
 def test_forward_hand_example(layers):
-    out, _ = layers.relu_forward(X)
+    with np.errstate(all="ignore"):  # a division by x at x == 0: report it by value
+        out, _ = layers.relu_forward(X.copy())
     expected = np.array([[0.0, 0.0, 2.0], [3.0, 0.0, 0.25]])
+    assert np.all(np.isfinite(out)), (
+        f"relu_forward: out is {out.tolist()} for x = {X.tolist()}, expected "
+        f"{expected.tolist()}\n  likely cause: {diagnose.RELU_DIVIDES_BY_X}"
+    )
     assert rel_error(out, expected) < 1e-12, diagnose.mismatch(
         "relu_forward: out",
         out,
@@ -27,12 +34,17 @@ def test_forward_hand_example(layers):
 
 
 def test_backward_hand_example(layers):
-    _, cache = layers.relu_forward(X)
-    dx = layers.relu_backward(DOUT, cache)
+    _, cache = layers.relu_forward(X.copy())
+    with np.errstate(all="ignore"):
+        dx = layers.relu_backward(DOUT.copy(), cache)
+    assert np.all(np.isfinite(dx)), (
+        f"relu_backward: dx is {np.asarray(dx).tolist()}, expected finite values\n  likely "
+        f"cause: {diagnose.RELU_DIVIDES_BY_X}"
+    )
     # dout passes where x > 0 (entries 2, 3 and 5 in row-major order) and is 0 elsewhere.
     expected = np.array([[0.0, 0.0, 3.0], [4.0, 0.0, 6.0]])
     hints = [
-        ("x == 0 must get gradient 0 (the mask is x > 0, not x >= 0)", [[0, 2, 3], [4, 0, 6]]),
+        (diagnose.RELU_MASK_AT_ZERO, [[0, 2, 3], [4, 0, 6]]),
         ("dout is passed through unchanged; multiply it by the mask x > 0", DOUT),
         ("the mask alone is returned; multiply it by dout", [[0, 0, 1], [1, 0, 1]]),
         ("dout is multiplied by the ReLU output instead of the mask", [[0, 0, 6], [12, 0, 1.5]]),
@@ -72,16 +84,19 @@ def test_backward_matches_numerical_gradient(layers, rng, shape):
 def test_inputs_are_not_modified(layers):
     x, dout = X.copy(), DOUT.copy()
     _, cache = layers.relu_forward(x)
+    assert np.array_equal(x, X), diagnose.modified_in_place("relu_forward", "x")
     layers.relu_backward(dout, cache)
-    assert np.array_equal(x, X), (
-        "relu_forward/backward modified x in place (np.maximum(x, 0, out=x)?)"
-    )
-    assert np.array_equal(dout, DOUT), "relu_backward modified dout in place; work on a copy"
+    assert np.array_equal(x, X), diagnose.modified_in_place("relu_backward", "x (the cache)")
+    assert np.array_equal(dout, DOUT), diagnose.modified_in_place("relu_backward", "dout")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dtype_is_preserved(layers, dtype):
     out, cache = layers.relu_forward(X.astype(dtype))
     dx = layers.relu_backward(DOUT.astype(dtype), cache)
-    assert out.dtype == dtype, f"relu_forward: out has dtype {out.dtype}, expected {dtype}"
-    assert dx.dtype == dtype, f"relu_backward: dx has dtype {dx.dtype}, expected {dtype}"
+    assert out.dtype == dtype, diagnose.wrong_dtype("relu_forward: out", out, dtype)
+    assert dx.dtype == dtype, diagnose.wrong_dtype("relu_backward: dx", dx, dtype)
+    expected = np.array([[0.0, 0.0, 3.0], [4.0, 0.0, 6.0]])
+    assert rel_error(dx.astype(np.float64), expected) < 1e-6, diagnose.mismatch(
+        f"relu_backward: dx for {np.dtype(dtype).name} inputs", dx, expected
+    )

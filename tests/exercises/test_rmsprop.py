@@ -44,6 +44,24 @@ def test_two_steps_by_hand(optim):
     )
 
 
+def test_tiny_gradient_shows_where_epsilon_goes(optim):
+    # dw = 1e-6: cache = 0.01 * 1e-12 = 1e-14, sqrt(cache) = 1e-7, so the step is
+    # 0.01 * 1e-6 / (1e-7 + 1e-8) = 1 / 11. Inside the root, epsilon would dwarf the cache.
+    next_w, _ = optim.rmsprop(np.array([1.0]), np.array([1e-6]))
+    expected = [1 - 1 / 11]
+    assert rel_error(next_w, expected) < 1e-10, diagnose.mismatch(
+        "rmsprop with a tiny gradient (1e-6): next_w",
+        next_w,
+        expected,
+        [
+            (
+                diagnose.EPS_IN_SQRT,
+                [1 - 0.01 * 1e-6 / np.sqrt(1e-14 + 1e-8)],
+            )
+        ],
+    )
+
+
 def test_defaults(optim):
     _, config = optim.rmsprop(np.ones(2), np.ones(2))
     expected = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}
@@ -54,10 +72,10 @@ def test_defaults(optim):
 def test_dw_is_not_modified(optim):
     dw = np.array([0.5, -1.0])
     optim.rmsprop(np.array([1.0, 2.0]), dw)
-    assert np.array_equal(dw, [0.5, -1.0]), "rmsprop modified dw in place (dw **= 2?)"
+    assert np.array_equal(dw, [0.5, -1.0]), diagnose.modified_in_place("rmsprop", "dw")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dtype_is_preserved(optim, dtype):
     next_w, _ = optim.rmsprop(np.ones(3, dtype=dtype), np.ones(3, dtype=dtype))
-    assert next_w.dtype == dtype, f"rmsprop: next_w has dtype {next_w.dtype}, expected {dtype}"
+    assert next_w.dtype == dtype, diagnose.wrong_dtype("rmsprop: next_w", next_w, dtype)

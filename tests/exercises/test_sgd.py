@@ -59,10 +59,10 @@ def test_step_is_linear_in_dw(optim, shape, lr, seed):
 def test_dw_is_not_modified(optim):
     dw = np.array([0.5, -1.0])
     optim.sgd(np.array([1.0, 2.0]), dw, {"learning_rate": 0.1})
-    assert np.array_equal(dw, [0.5, -1.0]), "sgd modified dw in place"
+    assert np.array_equal(dw, [0.5, -1.0]), diagnose.modified_in_place("sgd", "dw")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dtype_is_preserved(optim, dtype):
     next_w, _ = optim.sgd(np.ones(3, dtype=dtype), np.ones(3, dtype=dtype))
-    assert next_w.dtype == dtype, f"sgd: next_w has dtype {next_w.dtype}, expected {dtype}"
+    assert next_w.dtype == dtype, diagnose.wrong_dtype("sgd: next_w", next_w, dtype)

@@ -55,10 +55,10 @@ def test_defaults(optim):
 def test_dw_is_not_modified(optim):
     dw = np.array([0.5, -1.0])
     optim.sgd_momentum(np.array([1.0, 2.0]), dw)
-    assert np.array_equal(dw, [0.5, -1.0]), "sgd_momentum modified dw in place"
+    assert np.array_equal(dw, [0.5, -1.0]), diagnose.modified_in_place("sgd_momentum", "dw")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_dtype_is_preserved(optim, dtype):
     next_w, config = optim.sgd_momentum(np.ones(3, dtype=dtype), np.ones(3, dtype=dtype))
-    assert next_w.dtype == dtype, f"sgd_momentum: next_w has dtype {next_w.dtype}, expected {dtype}"
+    assert next_w.dtype == dtype, diagnose.wrong_dtype("sgd_momentum: next_w", next_w, dtype)

@@ -12,6 +12,8 @@ from bpkit.gradcheck import eval_numerical_gradient, rel_error
 
 pytestmark = pytest.mark.two_layer_net
 
+# Module-level values are never handed to your code: each test passes fresh copies, so a
+# function that writes into its inputs cannot change what a later test expects.
 LOG3 = 1.0986122886681098  # ln 3: the loss when all 3 classes get the same score
 X2 = np.array([[1.0, 2.0], [-1.0, 1.0]])
 Y2 = np.array([0, 1])
@@ -32,7 +34,7 @@ def test_scores_by_hand(models):
         W2=[[1.0, -1.0, 0.0], [2.0, 0.0, 1.0]],
         b2=[0.5, 0.0, 0.0],
     )
-    scores = model.loss(X2)
+    scores = model.loss(X2.copy())
     # Hidden layer: relu([1, 1]) = [1, 1] and relu([-1, 0]) = [0, 0]; row 1 is just b2.
     expected = np.array([[3.5, -1.0, 1.0], [0.5, 0.0, 0.0]])
     assert np.shape(scores) == (2, 3), diagnose.wrong_shape(
@@ -42,7 +44,13 @@ def test_scores_by_hand(models):
         "TwoLayerNet.loss(X): scores",
         scores,
         expected,
-        [("the ReLU between the two affine layers is missing", [[3.5, -1, 1], [-0.5, 1, 0]])],
+        [
+            ("the ReLU between the two affine layers is missing", [[3.5, -1, 1], [-0.5, 1, 0]]),
+            (
+                "loss(X) without y must return the raw scores, not softmax probabilities",
+                np.exp(expected) / np.exp(expected).sum(axis=1, keepdims=True),
+            ),
+        ],
     )
 
 
@@ -51,7 +59,7 @@ def test_l2_term_on_first_layer_by_hand(models):
     # through the data: dW1 is exactly reg * W1. sum(W1**2) = 9, so L2 = 0.5 * 0.3 * 9.
     w1 = np.array([[1.0, -2.0], [0.0, 2.0]])
     model = net(models, reg=0.3, W1=w1, b1=[0.5, -1.0], W2=np.zeros((2, 3)), b2=np.zeros(3))
-    loss, grads = model.loss(X2, Y2)
+    loss, grads = model.loss(X2.copy(), Y2.copy())
     expected = LOG3 + 1.35
     assert abs(loss - expected) < 1e-12, diagnose.mismatch(
         "TwoLayerNet.loss with reg 0.3: loss",
@@ -59,7 +67,7 @@ def test_l2_term_on_first_layer_by_hand(models):
         expected,
         [
             ("the L2 term is missing: add 0.5 * reg * (sum(W1**2) + sum(W2**2))", LOG3),
-            ("the L2 term lacks its factor 0.5", LOG3 + 2.7),
+            (diagnose.L2_WITHOUT_HALF, LOG3 + 2.7),
             ("the biases are regularized too; only W1 and W2 should be", expected + 0.1875),
             ("the data loss is not divided by N", 2 * LOG3 + 1.35),
         ],
@@ -86,12 +94,12 @@ def test_l2_term_on_second_layer_by_hand(models):
     # scores are 0: the data loss is ln 3 and db2 = mean over N of (1/3 - [c == y]).
     w2 = np.array([[1.0, 1.0, 1.0], [2.0, 0.0, -2.0]])
     model = net(models, reg=0.2, W1=np.zeros((2, 2)), b1=np.zeros(2), W2=w2, b2=np.zeros(3))
-    loss, grads = model.loss(X2, Y2)
+    loss, grads = model.loss(X2.copy(), Y2.copy())
     assert abs(loss - (LOG3 + 1.1)) < 1e-12, diagnose.mismatch(
         "TwoLayerNet.loss with reg 0.2: loss (ln 3 + 0.5 * 0.2 * 11)",
         loss,
         LOG3 + 1.1,
-        [("the L2 term is missing", LOG3), ("the L2 term lacks its factor 0.5", LOG3 + 2.2)],
+        [("the L2 term is missing", LOG3), (diagnose.L2_WITHOUT_HALF, LOG3 + 2.2)],
     )
     assert rel_error(grads["W2"], 0.2 * w2) < 1e-12, diagnose.mismatch(
         "TwoLayerNet.loss with reg 0.2: grads['W2'] (here exactly reg * W2)",
@@ -136,21 +144,43 @@ def test_gradients_match_numerical_gradients(models, rng, reg):
     X, y = rng.standard_normal((3, 5)), np.array([0, 3, 1])
     _, grads = model.loss(X, y)
     assert sorted(grads) == sorted(model.params), (
-        f"TwoLayerNet.loss: grads has keys {sorted(grads)}, expected {sorted(model.params)}"
+        f"TwoLayerNet.loss: grads has keys {sorted(grads)}, expected {sorted(model.params)}; "
+        "grads must be keyed like self.params, one gradient per parameter"
     )
     for name, param in model.params.items():
         assert np.shape(grads[name]) == param.shape, diagnose.wrong_shape(
             f"TwoLayerNet.loss: grads['{name}']", grads[name], param.shape
         )
         num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param)
-        hints = []
+        own = reg * param if name.startswith("W") else 0.0
+        hints = [("the gradient of the scores is not divided by N", len(X) * (num - own) + own)]
         if name.startswith("W") and reg:
-            hints = [
+            hints += [
                 (f"the L2 gradient reg * {name} is missing", num - reg * param),
                 (f"reg * {name} is added twice", num + reg * param),
             ]
         assert rel_error(grads[name], num) < 1e-7, diagnose.gradient_mismatch(
             f"TwoLayerNet.loss (reg {reg})", name, grads[name], num, hints
+        )
+
+
+def test_large_scores_give_a_finite_loss(models, rng):
+    # Adding 1000 to every class's bias leaves the softmax, and so the loss and the
+    # gradients, unchanged; exp(1000) overflows, so only a shifted softmax survives it.
+    model = models.TwoLayerNet(input_dim=4, hidden_dim=5, num_classes=3, weight_scale=0.5, seed=2)
+    X, y = rng.standard_normal((4, 4)), np.array([0, 2, 1, 2])
+    loss, grads = model.loss(X.copy(), y.copy())
+    model.params["b2"] = model.params["b2"] + 1000.0
+    with np.errstate(all="ignore"):  # report an overflow through the values
+        big_loss, big_grads = model.loss(X.copy(), y.copy())
+    assert np.isfinite(big_loss) and abs(big_loss - loss) < 1e-9, (
+        f"TwoLayerNet.loss: the loss is {big_loss} when every score is about 1000, expected "
+        f"{loss} (a constant added to every score does not change the softmax)\n  likely cause: "
+        f"{diagnose.SOFTMAX_NO_SHIFT}"
+    )
+    for name in grads:
+        assert rel_error(big_grads[name], grads[name]) < 1e-7, diagnose.mismatch(
+            f"TwoLayerNet.loss: grads['{name}'] for scores about 1000", big_grads[name], grads[name]
         )
 
 
@@ -163,10 +193,11 @@ def test_inputs_and_params_are_not_modified(models, rng):
     x_before = X.copy()
     model.loss(X)
     model.loss(X, y)
-    assert np.array_equal(X, x_before), "TwoLayerNet.loss modified X in place"
+    assert np.array_equal(X, x_before), diagnose.modified_in_place("TwoLayerNet.loss", "X")
     for name, value in before.items():
         assert np.array_equal(model.params[name], value), (
-            f"TwoLayerNet.loss changed params['{name}']; it must only compute, the solver updates"
+            diagnose.modified_in_place("TwoLayerNet.loss", f"self.params['{name}']")
+            + " (loss only computes; the solver updates the parameters)"
         )
 
 
@@ -174,6 +205,11 @@ def test_scores_keep_the_dtype_of_the_params(models):
     model = net(models, W1=np.eye(2), b1=np.zeros(2), W2=np.ones((2, 3)), b2=np.zeros(3))
     model.params = {k: v.astype(np.float32) for k, v in model.params.items()}
     scores = model.loss(X2.astype(np.float32))
-    assert scores.dtype == np.float32, (
-        f"TwoLayerNet.loss: scores have dtype {scores.dtype}, expected float32"
+    assert scores.dtype == np.float32, diagnose.wrong_dtype(
+        "TwoLayerNet.loss: scores", scores, np.float32
+    )
+    # W1 = I, b1 = 0 and W2 all ones: each score is the sum of relu(X2) over the row.
+    expected = np.array([[3.0, 3.0, 3.0], [1.0, 1.0, 1.0]])
+    assert rel_error(scores.astype(np.float64), expected) < 1e-6, diagnose.mismatch(
+        "TwoLayerNet.loss: float32 scores", scores, expected
     )

@@ -4,7 +4,8 @@ The zip holds everything the container needs, so nothing is fetched at grading t
 
 - ``setup.sh``: run once when the image is built; installs the kit (and so its
   dependencies) with pip.
-- ``run_autograder``: run for every submission; grades ``<root>/submission`` and writes
+- ``run_autograder``: run for every submission; grades ``<root>/submission`` with the seed
+  fixed when the zip was built (so a resubmission or a regrade draws the same values) and writes
   ``<root>/results/results.json``. The root is ``/autograder`` unless the environment
   variable ``BPKIT_AUTOGRADER_ROOT`` names another one (tests use a temporary folder laid
   out like the container); ``BPKIT_PYTHON`` picks the interpreter (default ``python3``).
@@ -17,6 +18,8 @@ The zip holds everything the container needs, so nothing is fetched at grading t
 from __future__ import annotations
 
 import argparse
+import re
+import secrets
 import sys
 import tempfile
 import zipfile
@@ -43,7 +46,7 @@ RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source/kit" || exit 1
 "$PYTHON" -m bpkit grade "$ROOT/submission" --edition "$ROOT/source/pristine" \\
-    --results "$RESULTS" --timeout {timeout} --memory {memory}{extra}
+    --results "$RESULTS" --timeout {timeout} --memory {memory} --seed {seed}{extra}
 status=$?
 if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
     # Grading itself failed (not the submission): say so rather than leave no result.
@@ -94,6 +97,7 @@ def build(
     source: str | Path | None = None,
     limits: Limits | None = None,
     allow_unconfined: bool = False,
+    seed: int | None = None,
 ) -> Path:
     """Write the autograder zip.
 
@@ -111,6 +115,8 @@ def build(
     allow_unconfined : bool
         Make ``run_autograder`` grade even where the kernel offers no Landlock or seccomp
         (``bpkit grade --allow-unconfined``); results then say that grading was unconfined.
+    seed : int, optional
+        The seed of every grading run of this autograder; by default one drawn now.
 
     Returns
     -------
@@ -130,6 +136,7 @@ def build(
         "run_autograder": RUN_AUTOGRADER.format(
             timeout=limits.timeout,
             memory=limits.memory_mb,
+            seed=int(seed if seed is not None else secrets.randbits(63)),
             extra=" --allow-unconfined" if allow_unconfined else "",
         ),
     }
@@ -140,6 +147,16 @@ def build(
         for name, data in sorted(files.items()):
             collect.zip_entry(zf, name, data)
     return out
+
+
+def build_seed(out_zip: str | Path) -> int:
+    """The seed that the autograder zip ``out_zip`` grades with."""
+    with zipfile.ZipFile(out_zip) as zf:
+        script = zf.read("run_autograder").decode()
+    found = re.search(r"--seed (\d+)", script)
+    if found is None:
+        raise ValueError(f"{out_zip}: its run_autograder fixes no seed")
+    return int(found.group(1))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -154,14 +171,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="grade even where Gradescope's kernel cannot confine student code (says so)",
     )
+    parser.add_argument(
+        "--seed", type=int, help="seed of every grading run (default: one drawn now, printed)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
     try:
-        out = build(args.out_zip, args.edition, args.source, limits, args.allow_unconfined)
+        out = build(
+            args.out_zip, args.edition, args.source, limits, args.allow_unconfined, args.seed
+        )
     except (OSError, ValueError) as exc:
         print(f"bpkit autograder: error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {out}: upload it as the Gradescope autograder (Ubuntu base image)")
+    print(f"seed {build_seed(out)}: every submission it grades draws the same values")
     return 0

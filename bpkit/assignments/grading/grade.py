@@ -208,6 +208,7 @@ def grade_exercise(
     submission's budget, whichever is shorter; past the budget no check runs.
     """
     # Imported here: the checks import the reference modules, which `bpkit --help` needs not.
+    from bpkit.assignments.grading import stand_ins
     from bpkit.assignments.grading.checks import CHECKS
 
     checks = CHECKS[ex.name]
@@ -222,6 +223,7 @@ def grade_exercise(
         _prepare_run_dir(ex, base, run_dir)
         limits = dataclasses.replace(ctx.limits, timeout=min(ctx.limits.timeout, left))
         with start_worker(ctx, run_dir, limits) as worker:
+            worker.layers = stand_ins.layer_service_for(ex.name)
             results = _run_checks(ex, checks, worker, ctx)
     except OSError as exc:  # the grader's copy failed (a full disk): costs this exercise
         return _all_failed(checks, f"not run: could not copy the submission ({exc})")
@@ -239,11 +241,13 @@ def _after_budget(result: report.CheckResult, ctx: Context) -> report.CheckResul
 
 
 def _prepare_run_dir(ex, base: Path, run_dir: Path) -> None:
+    from bpkit.assignments.grading import stand_ins
     from bpkit.assignments.grading.checks import FAST_LAYERS_STAND_IN, NAIVE_ONLY
 
     shutil.copytree(base, run_dir)
     if ex.name in NAIVE_ONLY:
         (run_dir / "bpkit" / "fast_layers.py").write_text(FAST_LAYERS_STAND_IN, encoding="utf-8")
+    stand_ins.lay_over(run_dir, ex.name)
 
 
 def _run_checks(ex, checks, worker: Worker, ctx: Context) -> list[report.CheckResult]:
@@ -438,7 +442,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exercises", nargs="+", metavar="NAME", help="grade only these exercises (default: all)"
     )
-    parser.add_argument("--seed", type=int, help="seed of the random inputs (default: fresh)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the random values (default: a fresh one, printed and kept in results.json)",
+    )
     parser.add_argument(
         "--edition", metavar="DIR", help="pristine student edition (default: build one now)"
     )
@@ -535,6 +543,7 @@ class Output:
             else None
         )
         self.graded = 0
+        self.seed: int | None = None  # the run's seed, recorded in results.json
 
     def done(self, path: str) -> bool:
         """Whether ``--resume`` finds this submission already graded."""
@@ -557,7 +566,7 @@ class Output:
             steps.append(
                 (
                     "write results.json",
-                    lambda: report.write_results(self.plan.results, result, notes),
+                    lambda: report.write_results(self.plan.results, result, notes, seed=self.seed),
                 )
             )
         with self.lock:
@@ -625,6 +634,7 @@ def _run_batch(job: Plan, args, policy: Policy, out: Output, stopper: _Stopper) 
             stop=stopper.event,
         )
         notes = ctx.notes()
+        out.seed = ctx.seed
         print("\n".join(notes), flush=True)
         todo = [p for p in job.paths if not out.done(p)]
         if len(todo) < len(job.paths):

@@ -155,8 +155,14 @@ def _wrap(text: str, room: int) -> list[str]:
     ) or [""]
 
 
-def results_json(result: SubmissionResult, notes: Sequence[str], visibility: str = "visible"):
-    """Gradescope's ``results.json`` content as a dict (student text escaped)."""
+def results_json(
+    result: SubmissionResult,
+    notes: Sequence[str],
+    visibility: str = "visible",
+    seed: int | None = None,
+):
+    """Gradescope's ``results.json`` content as a dict (student text escaped; ``extra_data``
+    records the seed)."""
     tests = []
     for r in result.checks:
         output = "passed" if r.passed else r.message
@@ -173,16 +179,21 @@ def results_json(result: SubmissionResult, notes: Sequence[str], visibility: str
                 "tags": list(r.check.targets),
             }
         )
-    return {
+    out = {
         "score": round(result.total, 4),
         "execution_time": round(result.seconds, 2),
         "output": escape("\n".join([*notes, *result.notes]), keep_newlines=True),
         "visibility": visibility,
         "tests": tests,
     }
+    if seed is not None:
+        out["extra_data"] = {"seed": seed}
+    return out
 
 
-def write_results(path: str | Path, result: SubmissionResult, notes: Sequence[str]) -> None:
+def write_results(
+    path: str | Path, result: SubmissionResult, notes: Sequence[str], seed: int | None = None
+) -> None:
     """Write ``results.json`` atomically: to a temporary file of its own, then renamed.
 
     A reader never sees half a file, and two graders writing the same path each rename a
@@ -190,7 +201,7 @@ def write_results(path: str | Path, result: SubmissionResult, notes: Sequence[st
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(results_json(result, notes), indent=2) + "\n"
+    text = json.dumps(results_json(result, notes, seed=seed), indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -168,6 +168,10 @@ class Worker:
         limits, since no student code has run yet.
     """
 
+    # The layer service of a model exercise (see :mod:`..layer_service`), or None; the
+    # grader sets it on a model exercise's worker before any student code is imported.
+    layers = None
+
     def __init__(
         self,
         run_dir: Path,
@@ -257,8 +261,14 @@ class Worker:
         if self._dead:
             raise WorkerDied(f"the worker had already stopped before {what}")
         deadline = time.monotonic() + self.limits.timeout
+        if self.layers is not None:
+            self.layers.start_request()
         self._send(message, deadline, what)
         reply = self._receive(deadline, what)
+        while self.layers is not None and _is_layer_call(reply):
+            # A model's call into a layer, served here while the model call waits.
+            self._send(self.layers.answer(*reply[1:]), deadline, what)
+            reply = self._receive(deadline, what)
         if type(reply) is not tuple or not reply or type(reply[0]) is not str:
             self._stop()
             raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
@@ -440,6 +450,10 @@ class Worker:
         """Import a module of the submission (this runs its top-level code)."""
         path = module.replace(".", "/") + ".py"
         self.request(("import", module), f"importing {path}")
+
+
+def _is_layer_call(reply: object) -> bool:
+    return type(reply) is tuple and len(reply) == 4 and reply[0] == "layer"
 
 
 def _environment(run_dir: Path) -> dict[str, str]:

@@ -217,3 +217,20 @@ FLOAT64_FOR_FLOAT32 = (
     "a float64 array where the input was float32: np.zeros and friends default to float64; "
     "pass dtype=x.dtype or use np.zeros_like"
 )
+
+
+def modified_in_place(function: str, argument: str) -> str:
+    """Message for a function that wrote into one of its inputs (the grader says the same)."""
+    return (
+        f"{function} modified its input {argument} in place; work on a copy "
+        "(the caller still needs the original values)"
+    )
+
+
+def wrong_dtype(what: str, got: object, expected: object) -> str:
+    """Message for an answer whose dtype differs from its input's (the grader says the same)."""
+    actual = getattr(got, "dtype", type(got).__name__)
+    text = f"{what}: expected dtype {np.dtype(expected)} like the input, got {actual}"
+    if actual == np.float64 and np.dtype(expected) == np.float32:
+        text += f"; likely cause: {FLOAT64_FOR_FLOAT32}"
+    return text

@@ -18,6 +18,12 @@ plain value (``label`` names it in a refusal); ``("set", ref, name, value)``; ``
 Replies: ``("ok", value)``, ``("raised", type, message, traceback)``, ``("refused",
 message)`` when a value is not plain data, ``("missing", message)`` when a name is absent.
 
+While a model exercise is graded, the worker's ``bpkit/layers.py`` and ``layer_utils.py``
+are stand-ins whose functions call :func:`serve_layer`: in the middle of a ``call`` the
+worker sends ``("layer", name, args, kwargs)`` and reads the grader's answer, ``("ok",
+value)`` or ``("raised", type, message)``, before it goes on. Caches stay in the grader;
+the worker holds them as :class:`LayerCache` tokens.
+
 The worker holds no reference code and no expected values: those live in the grader.
 """
 
@@ -33,6 +39,9 @@ import traceback
 from . import sandbox, wire
 
 MAX_TEXT = 2000
+_CONN = None  # the connection to the grader, for serve_layer
+_CACHE_TAG = "bpkit layer cache"
+_ERRORS = {"ValueError": ValueError, "TypeError": TypeError, "KeyError": KeyError}
 
 
 PR_SET_PDEATHSIG = 1
@@ -45,7 +54,8 @@ def main(argv: list[str]) -> None:
     """
     if len(argv) > 2:
         die_with_parent(int(argv[2]))
-    conn = _Conn(int(argv[0]), int(argv[1]))
+    global _CONN
+    conn = _CONN = _Conn(int(argv[0]), int(argv[1]))
     config = conn.recv()
     sandbox.set_limits(config["limits"])
     import numpy  # noqa: F401  (loaded before the sandbox closes numpy's site directory)
@@ -100,6 +110,52 @@ class _Conn:
         view = memoryview(wire.frame(payload))
         while view:
             view = view[os.write(self.wfd, view) :]
+
+
+class LayerCache:
+    """A layer's cache that the grader keeps; hand it to the matching backward."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: int):
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"<layer cache #{self.token}, kept by the grader>"
+
+
+def serve_layer(name: str, args: tuple, kwargs: dict) -> object:
+    """Have the grader run layer ``name`` on these arguments and return its result.
+
+    Only the stand-in layer modules laid over the submission for model grading call this;
+    in any other worker the grader treats the request as a broken protocol.
+    """
+    up = ("layer", name, _tokens_up(list(args)), _tokens_up(dict(kwargs)))
+    _CONN.send(wire.encode(up, where=f"the arguments of {name}"))
+    reply = _CONN.recv()
+    if type(reply) is tuple and len(reply) == 2 and reply[0] == "ok":
+        return _tokens_down(reply[1])
+    if type(reply) is tuple and len(reply) == 3 and reply[0] == "raised":
+        raise _ERRORS.get(reply[1], RuntimeError)(reply[2])
+    raise RuntimeError(f"{name}: the grader sent no usable answer")
+
+
+def _tokens_up(value: object) -> object:
+    if type(value) is LayerCache:
+        return (_CACHE_TAG, value.token)
+    if type(value) in (list, tuple):
+        return type(value)(_tokens_up(v) for v in value)
+    if type(value) is dict:
+        return {k: _tokens_up(v) for k, v in value.items()}
+    return value
+
+
+def _tokens_down(value: object) -> object:
+    if type(value) is wire.Ref:
+        return LayerCache(value.handle)
+    if type(value) in (list, tuple):
+        return type(value)(_tokens_down(v) for v in value)
+    return value
 
 
 class _Missing(Exception):
