@@ -165,7 +165,7 @@ def grade_exercise(ex, sub, ctx: Context, base: Path, work: Path) -> list[report
     )
 
     checks = CHECKS[ex.name]
-    rel = ex.module.replace(".", "/") + ".py"
+    rel = ex.path
     if rel in sub.problems:
         return [report.CheckResult(c, 0.0, sub.problems[rel]) for c in checks]
     run_dir = work / f"run-{ex.name}"

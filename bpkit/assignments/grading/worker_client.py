@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bpkit.assignments.grading import runtime
 from bpkit.assignments.grading.runtime import sandbox, wire
+from bpkit.assignments.student import exercises
 
 BOOT = (
     "import sys; sys.path[:0] = sys.argv[3:5]; "
@@ -155,6 +156,7 @@ class Worker:
             "run_dir": str(run_dir),
             "drop_from_path": [str(runtime_dir), paths["numpy_site"]],
             "simulate_missing": list(simulate_missing),
+            "module_files": dict(exercises.MODULE_FILES),
         }
         self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
         reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
@@ -328,8 +330,7 @@ class Worker:
 
     def import_module(self, module: str) -> None:
         """Import a module of the submission (this runs its top-level code)."""
-        path = module.replace(".", "/") + ".py"
-        self.request(("import", module), f"importing {path}")
+        self.request(("import", module), f"importing {exercises.MODULE_FILES.get(module, module)}")
 
 
 def _split_dotted(dotted: str) -> tuple[str, str, str]:

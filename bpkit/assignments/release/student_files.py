@@ -84,16 +84,6 @@ def ruff_settings(project: dict, stubbed: Sequence[str]) -> list[str]:
     return out
 
 
-def markers() -> list[str]:
-    """The pytest marker lines: one per exercise, from the registry, plus ``slow``."""
-    lines = []
-    for ex in exercises.EXERCISES:
-        where = f"{ex.module}: {', '.join(ex.targets)}"
-        lines.append(f"{ex.name}: exercise {ex.name}, {ex.title} ({where})")
-    lines.append("slow: takes more than a few seconds")
-    return lines
-
-
 def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
     """The student edition's ``pyproject.toml``.
 
@@ -145,7 +135,7 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
         # nbreply fails a notebook cell whose error was hidden; it is idle without --nbval.
         'addopts = "--strict-markers -ra -p bpkit.assignments.student.nbreply"',
         'testpaths = ["tests"]',
-        f"markers = {_toml_list(markers())}",
+        f"markers = {_toml_list(exercises.pytest_markers())}",
     ]
     out += ruff_settings(project, stubbed)
     return "\n".join(out) + "\n"

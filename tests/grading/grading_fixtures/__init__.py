@@ -16,9 +16,10 @@ from pathlib import Path
 
 import bpkit
 from bpkit.assignments.release import edition as release
+from bpkit.assignments.student import exercises
 
 REPO = Path(bpkit.__file__).resolve().parent.parent
-MODULES = ("bpkit/layers.py", "bpkit/models.py", "bpkit/optim.py")
+MODULES = exercises.MODULE_PATHS
 
 
 def stub_edition(dest: Path) -> Path:
