@@ -48,6 +48,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
         int(np.prod(x.shape[1:], dtype=np.int64)),
     )
     _validate.dim_match("affine: b.shape[0] vs w.shape[1] (M)", w.shape[1], b.shape[0])
+    out = None
     # BEGIN SOLUTION
     out = x.reshape(x.shape[0], -1) @ w + b
     # END SOLUTION
@@ -78,6 +79,7 @@ def affine_backward(dout: np.ndarray, cache: tuple):
     """
     x, w, b = cache
     _validate.upstream(dout, (x.shape[0], w.shape[1]))
+    dx, dw, db = None, None, None
     # BEGIN SOLUTION
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
@@ -100,6 +102,7 @@ def relu_forward(x: np.ndarray):
         ``x`` for :func:`relu_backward`.
     """
     _validate.float_array("x", x)
+    out = None
     # BEGIN SOLUTION
     out = np.maximum(x, 0)
     # END SOLUTION
@@ -128,6 +131,7 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray):
     """
     x = cache
     _validate.upstream(dout, x.shape)
+    dx = None
     # BEGIN SOLUTION
     dx = dout * (x > 0)
     # END SOLUTION
@@ -161,6 +165,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
     _validate.batch("x", x)
     _validate.finite("x", x)
     _validate.labels("y", y, x.shape[0], x.shape[1])
+    loss, dx = None, None
     # BEGIN SOLUTION
     n = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
@@ -239,6 +244,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
     n, f, h_out, w_out = _validate.conv_out_shape(x, w, conv_param)
     _validate.float_array("b", b, ndim=1)
     _validate.dim_match("conv: b.shape[0] vs number of filters F", f, b.shape[0])
+    out = None
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     hh, ww = w.shape[2:]
@@ -279,6 +285,7 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple):
     """
     x, w, b, conv_param = cache
     _validate.upstream(dout, _validate.conv_out_shape(x, w, conv_param))
+    dx, dw, db = None, None, None
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     hh, ww = w.shape[2:]
@@ -317,6 +324,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
         ``(x, pool_param)`` for :func:`max_pool_backward_naive`.
     """
     h_out, w_out = _validate.pool_out_shape(x, pool_param)
+    out = None
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     out = np.empty(x.shape[:2] + (h_out, w_out), dtype=x.dtype)
@@ -351,6 +359,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple):
     """
     x, pool_param = cache
     _validate.upstream(dout, x.shape[:2] + _validate.pool_out_shape(x, pool_param))
+    dx = None
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     n, c = x.shape[:2]

@@ -193,11 +193,10 @@ def project_files(source: Path, released: list[str], files: Files) -> None:
     project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
     shipped_notebooks = sorted(rel for rel in files if rel.startswith("notebooks/"))
     submitted = sorted(rel for rel in files if collect.is_submitted(rel))
-    stubbed = sorted({registry.get(name).path for name in released})
     version = project["project"]["version"]
     texts = {
         "README.md": student_files.readme(released, shipped_notebooks, submitted),
-        "pyproject.toml": student_files.pyproject(project, stubbed),
+        "pyproject.toml": student_files.pyproject(project),
         "environment.yml": student_files.environment_yml(project),
         collect.MANIFEST: student_files.manifest(released, version, submitted),
     }

@@ -16,10 +16,6 @@ from collections.abc import Sequence
 from bpkit.assignments.student import exercises
 
 SANITIZE_FILE = "notebooks/nbval_sanitize.cfg"
-# Ruff rules a stubbed module breaks until the student writes the code: the given `return`
-# names values the region used to compute (F821), locals and imports are set up for code
-# that is not there yet (F841, F401; `ruff check --fix` would even delete those imports).
-STUB_IGNORES = ("F401", "F821", "F841")
 
 
 def _toml_str(value: str) -> str:
@@ -61,30 +57,20 @@ def _toml_tables(name: str, table: dict) -> list[str]:
     return out
 
 
-def ruff_settings(project: dict, stubbed: Sequence[str]) -> list[str]:
-    """The repository's ruff settings, and :data:`STUB_IGNORES` for the stubbed modules.
+def ruff_settings(project: dict) -> list[str]:
+    """The repository's ruff settings, unchanged.
 
     Without settings of its own, ruff in the edition would apply its defaults and a
-    student's ``ruff format`` would rewrap every file.
+    student's ``ruff format`` would rewrap every file. The stubbed modules need no
+    exemption: the given code defines every name it uses (``out = None`` before a
+    region), so ruff flags a student's undefined name there as anywhere else.
     """
     ruff = dict(project.get("tool", {}).get("ruff", {}))
-    lint = dict(ruff.pop("lint", {}))
-    ignores = {k: list(v) for k, v in lint.pop("per-file-ignores", {}).items()}
-    for rel in stubbed:
-        ignores[rel] = sorted({*ignores.get(rel, []), *STUB_IGNORES})
-    out = _toml_tables("tool.ruff", ruff) + _toml_tables("tool.ruff.lint", lint)
-    if ignores:
-        out += [
-            "",
-            "# The exercise modules are stubs until you write your code: names that the given",
-            "# `return` uses are not defined yet (F821), and some locals and imports are only",
-            "# used by the code you write (F841, F401). The public tests catch what these would.",
-        ]
-        out += _toml_tables("tool.ruff.lint.per-file-ignores", ignores)[1:]
-    return out
+    lint = ruff.pop("lint", {})
+    return _toml_tables("tool.ruff", ruff) + _toml_tables("tool.ruff.lint", lint)
 
 
-def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
+def pyproject(project: dict) -> str:
     """The student edition's ``pyproject.toml``.
 
     Parameters
@@ -93,9 +79,6 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
         The repository's ``pyproject.toml`` as parsed by :mod:`tomllib`; its build system,
         project metadata, runtime dependencies, ``dev`` extra (the test tools), scripts,
         setuptools options and ruff settings carry over.
-    stubbed : sequence of str
-        The modules that hold stubs (``bpkit/layers.py``): ruff ignores :data:`STUB_IGNORES`
-        in them.
     """
     meta = project["project"]
     build = project["build-system"]
@@ -137,7 +120,7 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
         'testpaths = ["tests"]',
         f"markers = {_toml_list(exercises.pytest_markers())}",
     ]
-    out += ruff_settings(project, stubbed)
+    out += ruff_settings(project)
     return "\n".join(out) + "\n"
 
 
