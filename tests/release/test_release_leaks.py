@@ -18,7 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from bpkit.assignments.release import edition as release
-from bpkit.assignments.release import markers
+from bpkit.assignments.release import markers, stubs
 from bpkit.assignments.student import exercises
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def solution_lines(source: Path, released: list[str]) -> set[str]:
             continue
         text = (source / rel).read_text(encoding="utf-8")
         lines = text.split("\n")
-        owned = markers.module_regions(text, rel, rel[:-3].replace("/", "."))
+        owned = stubs.module_regions(text, rel, rel[:-3].replace("/", "."))
         region_rows = set()
         for o in owned:
             rows = range(o.region.begin, o.region.end + 1)

@@ -10,7 +10,7 @@ from edition_runs import run_in
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from bpkit.assignments.release import edition as release
-from bpkit.assignments.release import markers
+from bpkit.assignments.release import stubs
 from bpkit.assignments.student import exercises
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ NOTEBOOKS = (
 
 def reference(module: str, rel: str) -> str:
     """A module of the source with every region kept and its markers removed."""
-    return markers.render_module((REPO / rel).read_text(encoding="utf-8"), rel, module, ())
+    return stubs.render_module((REPO / rel).read_text(encoding="utf-8"), rel, module, ())
 
 
 def test_filling_every_stub_gives_back_the_reference_modules(tmp_path):

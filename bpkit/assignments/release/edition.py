@@ -37,7 +37,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser ships as the tomli p
     import tomli as tomllib
 
 import bpkit
-from bpkit.assignments.release import markers, nbfiles, student_files
+from bpkit.assignments.release import markers, nbfiles, stubs, student_files
 from bpkit.assignments.student import collect
 from bpkit.assignments.student import exercises as registry
 
@@ -127,7 +127,7 @@ Files = dict[str, bytes]
 
 def package(source: Path, released: list[str], files: Files) -> None:
     """Ship the allow-listed package files, stubbing the released exercises' regions."""
-    found: dict[str, list[markers.OwnedRegion]] = {}
+    found: dict[str, list[stubs.OwnedRegion]] = {}
     for rel in _walk(source, "bpkit"):
         if not _matches(rel, SHIP):
             if rel.startswith(TOOLING):
@@ -140,8 +140,8 @@ def package(source: Path, released: list[str], files: Files) -> None:
         if rel.endswith(".py"):
             text = data.decode("utf-8")
             module = rel[: -len(".py")].replace("/", ".")
-            found[module] = markers.module_regions(text, rel, module)
-            data = markers.render_module(text, rel, module, released).encode("utf-8")
+            found[module] = stubs.module_regions(text, rel, module)
+            data = stubs.render_module(text, rel, module, released).encode("utf-8")
         files[rel] = data
     for name in released:
         ex = registry.get(name)
@@ -343,7 +343,7 @@ def fill_stubs(
     try:
         for rel, module in sorted({(registry.get(n).path, registry.get(n).module) for n in fill}):
             path = edition / rel
-            text = markers.fill_module(
+            text = stubs.fill_module(
                 path.read_text(encoding="utf-8"),
                 (root / rel).read_text(encoding="utf-8"),
                 rel,
