@@ -23,7 +23,6 @@ source gives byte-identical editions.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -129,32 +128,46 @@ def package(source: Path, released: list[str], files: Files) -> None:
     """Ship the allow-listed package files, stubbing the released exercises' regions."""
     found: dict[str, list[stubs.OwnedRegion]] = {}
     for rel in _walk(source, "bpkit"):
-        if not _matches(rel, SHIP):
-            if rel.startswith(TOOLING):
-                continue
-            raise ReleaseError(
-                f"{rel}: not in the ship list of bpkit/assignments/release/edition.py; add it to "
-                "SHIP if students get it, or move it under bpkit/assignments/ if they must not"
-            )
-        data = (source / rel).read_bytes()
-        if rel.endswith(".py"):
-            text = data.decode("utf-8")
-            module = rel[: -len(".py")].replace("/", ".")
-            found[module] = stubs.module_regions(text, rel, module)
-            data = stubs.render_module(text, rel, module, released).encode("utf-8")
-        files[rel] = data
+        if _ships(rel):
+            files[rel] = _render_package_file(source, rel, released, found)
     for name in released:
-        ex = registry.get(name)
-        rel = ex.path
-        if ex.module not in found:
-            raise ReleaseError(f"exercise {name}: its module {rel} is not in the source")
-        have = {o.qualname for o in found[ex.module] if o.exercise == name}
-        for target in ex.targets:
-            if target not in have:
-                raise ReleaseError(
-                    f"exercise {name}: {rel} has no solution region in {target}; expected "
-                    "at least one, between '# BEGIN SOLUTION' and '# END SOLUTION'"
-                )
+        _check_regions(registry.get(name), found)
+
+
+def _ships(rel: str) -> bool:
+    """Whether a package file ships; tooling does not, and a file on neither list is an error."""
+    if _matches(rel, SHIP):
+        return True
+    if rel.startswith(TOOLING):
+        return False
+    raise ReleaseError(
+        f"{rel}: not in the ship list of bpkit/assignments/release/edition.py; add it to "
+        "SHIP if students get it, or move it under bpkit/assignments/ if they must not"
+    )
+
+
+def _render_package_file(source: Path, rel: str, released: list[str], found: dict) -> bytes:
+    """A package file as it ships; for a module, its regions go into ``found``."""
+    data = (source / rel).read_bytes()
+    if not rel.endswith(".py"):
+        return data
+    text = data.decode("utf-8")
+    module = rel[: -len(".py")].replace("/", ".")
+    found[module] = stubs.module_regions(text, rel, module)
+    return stubs.render_module(text, rel, module, released).encode("utf-8")
+
+
+def _check_regions(ex: registry.Exercise, found: dict[str, list[stubs.OwnedRegion]]) -> None:
+    """A released exercise needs its module and a region in every one of its targets."""
+    if ex.module not in found:
+        raise ReleaseError(f"exercise {ex.name}: its module {ex.path} is not in the source")
+    have = {o.qualname for o in found[ex.module] if o.exercise == ex.name}
+    for target in ex.targets:
+        if target not in have:
+            raise ReleaseError(
+                f"exercise {ex.name}: {ex.path} has no solution region in {target}; expected "
+                "at least one, between '# BEGIN SOLUTION' and '# END SOLUTION'"
+            )
 
 
 def notebooks(source: Path, released: list[str], files: Files) -> None:
@@ -311,51 +324,6 @@ def write_edition(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return Edition(out, tuple(released), tuple(files))
-
-
-def fill_stubs(
-    edition_dir: str | Path,
-    source: str | Path | None = None,
-    exercises: Iterable[str] | None = None,
-) -> None:
-    """Put the reference code back into a student edition, in place.
-
-    Parameters
-    ----------
-    edition_dir : path
-        A folder written by :func:`build`.
-    source : path, optional
-        The repository root it was built from (default as in :func:`build`).
-    exercises : iterable of str, optional
-        The exercises to fill; every released one when None, and then the notebook cells
-        too. Lines outside the stubs, a student's edits included, stay as they are.
-    """
-    root = Path(source).resolve() if source is not None else default_source()
-    edition = Path(edition_dir)
-    manifest = json.loads((edition / collect.MANIFEST).read_text(encoding="utf-8"))
-    released = manifest["released_exercises"]
-    fill = released if exercises is None else selected(exercises)
-    not_released = sorted(set(fill) - set(released))
-    if not_released:
-        raise ReleaseError(
-            f"exercises {not_released} are not stubs in {edition}; expected some of {released}"
-        )
-    try:
-        for rel, module in sorted({(registry.get(n).path, registry.get(n).module) for n in fill}):
-            path = edition / rel
-            text = stubs.fill_module(
-                path.read_text(encoding="utf-8"),
-                (root / rel).read_text(encoding="utf-8"),
-                rel,
-                module,
-                fill,
-            )
-            path.write_text(text, encoding="utf-8")
-        if exercises is None:
-            for path in sorted((edition / "notebooks").glob("*.ipynb")):
-                nbfiles.fill(path, root / "notebooks" / path.name, f"notebooks/{path.name}")
-    except (markers.MarkerError, nbfiles.NotebookError) as exc:
-        raise ReleaseError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

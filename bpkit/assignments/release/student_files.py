@@ -80,12 +80,18 @@ def pyproject(project: dict) -> str:
         project metadata, runtime dependencies, ``dev`` extra (the test tools), scripts,
         setuptools options and ruff settings carry over.
     """
+    out = ["# The student edition of bpkit, written by `bpkit release`."]
+    out += _project_tables(project) + _setuptools_tables(project) + _pytest_table()
+    out += ruff_settings(project)
+    return "\n".join(out) + "\n"
+
+
+def _project_tables(project: dict) -> list[str]:
+    """Build system, metadata, dependencies, the ``dev`` extra and scripts, as in the source."""
     meta = project["project"]
     build = project["build-system"]
-    setuptools = project.get("tool", {}).get("setuptools", {})
     dev = meta.get("optional-dependencies", {}).get("dev", [])
     out = [
-        "# The student edition of bpkit, written by `bpkit release`.",
         "",
         "[build-system]",
         f"requires = {_toml_list(build['requires'])}",
@@ -105,6 +111,13 @@ def pyproject(project: dict) -> str:
         "[project.scripts]",
     ]
     out += [f"{k} = {_toml_str(v)}" for k, v in sorted(meta.get("scripts", {}).items())]
+    return out
+
+
+def _setuptools_tables(project: dict) -> list[str]:
+    """Which packages and package data the edition installs."""
+    setuptools = project.get("tool", {}).get("setuptools", {})
+    out = []
     find = setuptools.get("packages", {}).get("find", {"include": ["bpkit*"]})
     out += ["", "[tool.setuptools.packages.find]"]
     out += [f"{k} = {_toml_list(v)}" for k, v in sorted(find.items())]
@@ -112,7 +125,12 @@ def pyproject(project: dict) -> str:
     if data:
         out += ["", "[tool.setuptools.package-data]"]
         out += [f"{k} = {_toml_list(v)}" for k, v in sorted(data.items())]
-    out += [
+    return out
+
+
+def _pytest_table() -> list[str]:
+    """pytest options: the public tests, strict markers, one marker per exercise."""
+    return [
         "",
         "[tool.pytest.ini_options]",
         # nbreply fails a notebook cell whose error was hidden; it is idle without --nbval.
@@ -120,8 +138,6 @@ def pyproject(project: dict) -> str:
         'testpaths = ["tests"]',
         f"markers = {_toml_list(exercises.pytest_markers())}",
     ]
-    out += ruff_settings(project)
-    return "\n".join(out) + "\n"
 
 
 def environment_yml(project: dict) -> str:
@@ -158,6 +174,34 @@ def manifest(released: Sequence[str], version: str, submitted: Sequence[str]) ->
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
+def _exercise_rows(released: Sequence[str]) -> list[str]:
+    """One table row per released exercise, in registry order."""
+    return [
+        f"| `{ex.name}` | `{ex.module}`: {', '.join(f'`{t}`' for t in ex.targets)} "
+        f"| {ex.points} | {ex.title} |"
+        for ex in exercises.EXERCISES
+        if ex.name in released
+    ]
+
+
+def _notebook_section(notebooks: Sequence[str]) -> str:
+    """The notebooks shipped and the command that checks their outputs."""
+    nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
+    if SANITIZE_FILE in notebooks:
+        nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
+    nb_list = "\n".join(f"- `{nb}`" for nb in notebooks if nb.endswith(".ipynb"))
+    if not nb_list:
+        return "This edition has no notebooks."
+    return f"""{nb_list}
+
+Open them with `jupyter lab notebooks`. They keep the outputs of a reference run; once
+your code is in, check that your notebooks reproduce them:
+
+```
+{nb_check}
+```"""
+
+
 def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequence[str]) -> str:
     """The student README: set up, check your work, the notebooks, hand in.
 
@@ -170,27 +214,8 @@ def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequenc
     submitted : sequence of str
         Paths that ``bpkit collect`` puts in ``submission.zip``.
     """
-    rows = [
-        f"| `{ex.name}` | `{ex.module}`: {', '.join(f'`{t}`' for t in ex.targets)} "
-        f"| {ex.points} | {ex.title} |"
-        for ex in exercises.EXERCISES
-        if ex.name in released
-    ]
-    nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
-    if SANITIZE_FILE in notebooks:
-        nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
-    nb_list = "\n".join(f"- `{nb}`" for nb in notebooks if nb.endswith(".ipynb"))
-    if nb_list:
-        nb_section = f"""{nb_list}
-
-Open them with `jupyter lab notebooks`. They keep the outputs of a reference run; once
-your code is in, check that your notebooks reproduce them:
-
-```
-{nb_check}
-```"""
-    else:
-        nb_section = "This edition has no notebooks."
+    rows = _exercise_rows(released)
+    nb_section = _notebook_section(notebooks)
     files = "\n".join(f"- `{path}`" for path in submitted)
     return f"""# bpkit, student edition
 
