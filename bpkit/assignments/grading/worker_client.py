@@ -33,8 +33,7 @@ BOOT = (
     "import sys; sys.path[:0] = sys.argv[3:5]; "
     "from bpkit_grader import worker; worker.main(sys.argv[1:3])"
 )
-# Every module of the runtime package is copied: it imports only the standard library,
-# numpy and its siblings (tests/grading/test_layout.py checks it).
+# Every module of the runtime package is copied (stdlib, numpy, siblings: tests/test_layout.py).
 RUNTIME_DIR = Path(runtime.__file__).parent
 RUNTIME_MODULES = tuple(sorted(p.name for p in RUNTIME_DIR.glob("*.py") if p.name != "__init__.py"))
 STARTUP_SECONDS = 60.0
