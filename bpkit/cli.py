@@ -1,4 +1,4 @@
-"""The ``bpkit`` command line: ``bpkit release | grade | collect | autograder``.
+"""The ``bpkit`` command line: ``bpkit start | release | grade | collect | autograder``.
 
 Each subcommand lives in its own module under :mod:`bpkit.assignments` and exposes two
 functions, ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them up.
@@ -14,6 +14,10 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "start": (
+        "bpkit.assignments.release.start",
+        "write your own edition of the course, every exercise a stub, and say how to open it",
+    ),
     "release": (
         "bpkit.assignments.release.edition",
         "write the student edition from the solution source",

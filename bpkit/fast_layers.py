@@ -29,7 +29,17 @@ from bpkit import _scratch, _validate
 
 # The scratch buffers and threads are managed in bpkit._scratch; these two are public here.
 clear_buffers = _scratch.clear_buffers
-set_num_threads = _scratch.set_num_threads
+MAX_THREADS = 64
+
+
+def set_num_threads(n: int) -> None:
+    """Split the fast layers' copies and additions over at most ``n`` threads (1 to 64).
+
+    The default is the number of cores this process may use (at most 8). BLAS products
+    follow BLAS's own setting (e.g. ``OPENBLAS_NUM_THREADS``).
+    """
+    _scratch.set_num_threads(_validate.integer("n", n, low=1, high=MAX_THREADS))
+
 
 __all__ = [
     "clear_buffers",
@@ -177,7 +187,7 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     n, f, h_out, w_out = _validate.conv_out_shape(x, w, conv_param)
     _validate.float_array("b", b, ndim=1)
     _validate.dim_match("conv: b.shape[0] vs number of filters F", f, b.shape[0])
-    stride, pad = conv_param["stride"], conv_param["pad"]
+    stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     k = w[0].size
     buf = _im2col(x, w.shape[2], w.shape[3], stride, pad, (h_out, w_out))
     owner = buf.owner = object()
@@ -187,7 +197,9 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: d
     # (F, K+1) @ (K+1, P) is a fresh (F, N, H', W') array: transposing the view, not the
     # memory, saves copying the whole output.
     out = (w_ext @ buf.array).reshape(f, n, h_out, w_out).transpose(1, 0, 2, 3)
-    return out, _cache((x, w, b, conv_param), owner=owner)
+    # The naive layer's output has x's dtype, byte order included.
+    out = out.astype(x.dtype, copy=False)
+    return out, _cache((x, w, b, conv_param), owner=owner, geometry=(stride, pad))
 
 
 def conv_backward_fast(dout: np.ndarray, cache: tuple):
@@ -221,21 +233,20 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
     (C, N, H', W') block onto the strided slice of dx that offset read. An input pixel
     read by several windows gathers their gradients across the offsets.
     """
+    out_shape = _validate.conv_cache(cache, "conv_forward_fast")
     x, w, b, conv_param = cache
-    stride, pad = conv_param["stride"], conv_param["pad"]
+    stride, pad = int(conv_param["stride"]), int(conv_param["pad"])
     n, c, h, wd = x.shape
     f, _, hh, ww = w.shape
-    h_out = 1 + (h + 2 * pad - hh) // stride
-    w_out = 1 + (wd + 2 * pad - ww) // stride
+    h_out, w_out = out_shape[2:]
     _validate.float_array("dout", dout, ndim=4)
-    _validate.dim_match(
-        "conv backward: dout.shape vs (N, F, H', W')", (n, f, h_out, w_out), dout.shape
-    )
+    _validate.dim_match("conv backward: dout.shape vs (N, F, H', W')", out_shape, dout.shape)
     k = c * hh * ww
     buf = _scratch.buffer("cols", (k + 1, n * h_out * w_out), x.dtype, fill=1)
     owner = getattr(cache, "owner", None)
-    if owner is None or buf.owner is not owner:
-        # Another forward of this shape took the buffer since, or the cache is naive.
+    if owner is None or buf.owner is not owner or getattr(cache, "geometry", None) != (stride, pad):
+        # Another forward of this shape took the buffer since, the cache is naive, or
+        # its conv_param was changed after the forward: rebuild the columns from x.
         buf = _im2col(x, hh, ww, stride, pad, (h_out, w_out))
     cols = buf.array
 
@@ -254,13 +265,14 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple):
 
     dw_ext = cols @ d_f.T  # (K+1, F); the row of ones gives db
     dw = dw_ext[:k].T.reshape(w.shape).astype(w.dtype, copy=False)
-    db = dw_ext[k].astype(dout.dtype)
+    # The naive layer's db is dout.sum(...): dout's type in native byte order.
+    db = dw_ext[k].astype(dout.dtype.newbyteorder("="))
 
     w_row = w.reshape(f, k).astype(x.dtype, copy=False)
     np.matmul(w_row.T, d_f, out=cols[:k])
     buf.owner = None  # the buffer now holds column gradients, not this forward's columns
     dx = _col2im(cols[:k], x.shape, hh, ww, stride, pad)
-    return dx.transpose(1, 0, 2, 3), dw, db
+    return dx.transpose(1, 0, 2, 3).astype(x.dtype, copy=False), dw, db
 
 
 def _subgrids(a: np.ndarray, pool_param: dict, out_hw: tuple) -> list:
@@ -332,7 +344,25 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict):
     kept = _scratch.buffer_like("maxima", out)
     np.copyto(kept.array, out)
     owner = kept.owner.owner = object()
-    return out, _cache((x, pool_param), owner=owner)
+    geometry = tuple(int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
+    return out.astype(x.dtype, copy=False), _cache((x, pool_param), owner=owner, geometry=geometry)
+
+
+def _route_nonfinite(x, dout, ph, pw, stride, out_hw) -> np.ndarray:
+    """Max pooling backward one window position at a time, like the naive layer.
+
+    ``argmax`` takes the first NaN as a window's maximum, and only that input receives
+    the window's gradient, whatever its value; the other inputs get exactly 0.
+    """
+    n, c = x.shape[:2]
+    dx = np.zeros_like(x)
+    nn, cc = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    for i in range(out_hw[0]):
+        for j in range(out_hw[1]):
+            window = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw]
+            k = window.reshape(n, c, -1).argmax(axis=2)
+            dx[nn, cc, i * stride + k // pw, j * stride + k % pw] += dout[:, :, i, j]
+    return dx
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
@@ -361,20 +391,28 @@ def max_pool_backward_fast(dout: np.ndarray, cache: tuple):
     (overlapping windows, or gaps between them) ``dx_rs += first * dout`` over a zeroed
     dx adds up what an input receives from every window that chose it.
     """
+    out_shape = _validate.pool_cache(cache, "max_pool_forward_fast")
     x, pool_param = cache
-    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    out_hw = (1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride)
+    geometry = tuple(int(pool_param[k]) for k in ("pool_height", "pool_width", "stride"))
+    ph, pw, stride = geometry
+    out_hw = out_shape[2:]
     _validate.float_array("dout", dout, ndim=4)
-    _validate.dim_match(
-        "max pool backward: dout.shape vs (N, C, H', W')", x.shape[:2] + out_hw, dout.shape
-    )
+    _validate.dim_match("max pool backward: dout.shape vs (N, C, H', W')", out_shape, dout.shape)
     x_grids = _subgrids(x, pool_param, out_hw)
     kept = _scratch.buffer_like("maxima", x_grids[0])
     owner = getattr(cache, "owner", None)
-    if owner is None or kept.owner.owner is not owner:
+    if (
+        owner is None
+        or kept.owner.owner is not owner
+        or getattr(cache, "geometry", None) != geometry
+    ):
         np.copyto(kept.array, _window_max(x, pool_param, out_hw))
         kept.owner.owner = None
     out = kept.array
+    if not (np.isfinite(dout.sum()) and np.isfinite(out.sum())):
+        # NaN breaks the comparison below (NaN != NaN) and 0 * inf is NaN, so such
+        # windows take the naive layer's way; one sum each is the price of noticing.
+        return _route_nonfinite(x, dout, ph, pw, stride, out_hw)
     tiles = ph == pw == stride
     dx = np.empty_like(x) if tiles else np.zeros_like(x)  # same memory order as x
     dx_grids = _subgrids(dx, pool_param, out_hw)

@@ -16,6 +16,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bpkit import _validate
+
+# grad_check_sparse checks at most this many entries; beyond it, check them all with
+# eval_numerical_gradient instead.
+MAX_CHECKS = 100_000
+
 
 def rel_error(x, y) -> float:
     r"""Largest relative difference between two arrays.
@@ -28,9 +34,20 @@ def rel_error(x, y) -> float:
     -------
     float
         :math:`\max |x - y| / \max(10^{-8}, |x| + |y|)`, taken elementwise.
+
+    Raises
+    ------
+    ValueError
+        The shapes differ, or one side is None (an answer that was never returned is
+        reported like one of the wrong shape, which is how the exercise tests explain it).
+    TypeError
+        One side holds no real numbers (strings, objects, complex values).
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    if x is None or y is None:
+        got = ", ".join(_validate.describe(v) for v in (x, y))
+        raise ValueError(f"rel_error: expected arrays of one shape, got {got}")
+    x = _real_array("x", x)
+    y = _real_array("y", y)
     if x.shape != y.shape:
         raise ValueError(f"rel_error: expected arrays of one shape, got {x.shape} and {y.shape}")
     if x.size == 0:
@@ -38,10 +55,40 @@ def rel_error(x, y) -> float:
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
-def _check_perturbable(x: np.ndarray) -> None:
+def _real_array(name: str, value: object) -> np.ndarray:
+    """``value`` as a float64 array, or a TypeError naming it if it holds no real numbers."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged nest of lists
+        raise TypeError(f"{name}: expected real numbers, got {_validate.describe(value)}") from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name}: expected real numbers, got {_validate.describe(value)}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{name}: expected real numbers, got dtype {array.dtype}")
+    return array.astype(np.float64)
+
+
+def _check_perturbable(f: object, x: object, h: object) -> None:
+    if not callable(f):
+        raise TypeError(f"f: expected a function of x, got {_validate.describe(f)}")
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"x: expected a floating-point numpy array to perturb, got {got}")
+    if not x.flags.writeable:
+        raise ValueError(
+            "x: expected a writeable array (it is perturbed in place), got a read-only one"
+        )
+    _validate.number("h", h, 0, low_open=True)
+
+
+def _value(name: str, value: object) -> np.ndarray:
+    """What f returned, as a float64 array, or a TypeError naming f."""
+    try:
+        return _real_array(name, value).copy()
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name}: expected f to return numbers, got {_validate.describe(value)}"
+        ) from None
 
 
 def _centered(f: Callable[[np.ndarray], object], x: np.ndarray, ix: tuple, h: float):
@@ -49,12 +96,19 @@ def _centered(f: Callable[[np.ndarray], object], x: np.ndarray, ix: tuple, h: fl
     old = x[ix]
     try:
         x[ix] = old + h
-        plus = np.array(f(x), dtype=np.float64, copy=True)
+        plus = _value("f(x + h)", f(x))
         x[ix] = old - h
-        minus = np.array(f(x), dtype=np.float64, copy=True)
+        minus = _value("f(x - h)", f(x))
     finally:
         x[ix] = old
+    if plus.shape != minus.shape:
+        raise ValueError(f"f: returned shapes {plus.shape} and {minus.shape} for two points")
     return plus, minus
+
+
+def _scalar(plus: np.ndarray) -> None:
+    if plus.size != 1:
+        raise ValueError(f"f: expected a scalar value, got shape {plus.shape}")
 
 
 def eval_numerical_gradient(
@@ -71,18 +125,21 @@ def eval_numerical_gradient(
     verbose : bool
         Print every entry's index and gradient as it goes.
     h : float
-        Step of the centered difference.
+        Step of the centered difference, > 0. A step too small for x's precision (in
+        float32, x + h may round to x) gives a wrong gradient: the course shows how.
 
     Returns
     -------
     grad : ndarray of float64, same shape as x
         :math:`\partial f / \partial x_i \approx (f(x + h e_i) - f(x - h e_i)) / 2h`.
     """
-    _check_perturbable(x)
+    _check_perturbable(f, x, h)
+    _validate.boolean("verbose", verbose)
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(x.shape):
         plus, minus = _centered(f, x, ix, h)
-        grad[ix] = (plus - minus) / (2 * h)
+        _scalar(plus)
+        grad[ix] = (plus - minus).item() / (2 * h)
         if verbose:
             print(ix, grad[ix])
     return grad
@@ -110,7 +167,8 @@ def eval_numerical_gradient_array(
         :math:`\partial L / \partial x_i \approx \sum_k df_k (f(x + h e_i) - f(x - h e_i))_k / 2h`,
         the numerical counterpart of a layer's backward pass.
     """
-    _check_perturbable(x)
+    _check_perturbable(f, x, h)
+    df = _real_array("df", df)
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(x.shape):
         plus, minus = _centered(f, x, ix, h)
@@ -141,7 +199,7 @@ def grad_check_sparse(
     analytic_grad : ndarray, same shape as x
         The gradient to check.
     num_checks : int
-        How many random entries to check.
+        How many random entries to check, from 0 to ``MAX_CHECKS`` (100,000).
     h : float
         Step of the centered difference.
     seed : int, optional
@@ -152,17 +210,23 @@ def grad_check_sparse(
     list of (index, numerical, analytic, relative error)
         One tuple per checked entry, in the order checked.
     """
-    _check_perturbable(x)
-    if np.shape(analytic_grad) != x.shape:
+    _check_perturbable(f, x, h)
+    analytic_grad = _real_array("analytic_grad", analytic_grad)
+    if analytic_grad.shape != x.shape:
         raise ValueError(
-            f"analytic_grad: expected the shape of x, {x.shape}, got {np.shape(analytic_grad)}"
+            f"analytic_grad: expected the shape of x, {x.shape}, got {analytic_grad.shape}"
         )
+    _validate.integer("num_checks", num_checks, low=0, high=MAX_CHECKS)
+    _validate.seed("seed", seed)
+    if num_checks and x.size == 0:
+        raise ValueError(f"x: expected at least one entry to check, got shape {x.shape}")
     rng = np.random.default_rng(seed)
     results = []
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(n)) for n in x.shape)
         plus, minus = _centered(f, x, ix, h)
-        numerical = float((plus - minus) / (2 * h))
+        _scalar(plus)
+        numerical = (plus - minus).item() / (2 * h)
         analytic = float(analytic_grad[ix])
         results.append((ix, numerical, analytic, rel_error(numerical, analytic)))
     return results

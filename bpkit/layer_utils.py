@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bpkit import _validate
 from bpkit.fast_layers import (
     conv_backward_fast,
     conv_forward_fast,
@@ -57,7 +58,12 @@ def affine_relu_backward(dout: np.ndarray, cache: tuple):
     -----
     :math:`da = dout \cdot \mathbb{1}[a > 0]`, then the affine backward of :math:`da`.
     """
-    fc_cache, relu_cache = cache
+    fc_cache, relu_cache = _validate.sandwich(
+        cache, "affine_relu_forward", ("affine cache", "relu cache")
+    )
+    _validate.chained(
+        "relu cache (x)", _validate.relu_cache(relu_cache), _validate.affine_cache(fc_cache)
+    )
     da = relu_backward(dout, relu_cache)
     return affine_backward(da, fc_cache)
 
@@ -103,7 +109,12 @@ def conv_relu_backward(dout: np.ndarray, cache: tuple):
     -----
     :math:`da = dout \cdot \mathbb{1}[a > 0]`, then the convolution backward of :math:`da`.
     """
-    conv_cache, relu_cache = cache
+    conv_cache, relu_cache = _validate.sandwich(
+        cache, "conv_relu_forward", ("conv cache", "relu cache")
+    )
+    _validate.chained(
+        "relu cache (x)", _validate.relu_cache(relu_cache), _validate.conv_cache(conv_cache)
+    )
     da = relu_backward(dout, relu_cache)
     return conv_backward_fast(da, conv_cache)
 
@@ -156,7 +167,13 @@ def conv_relu_pool_backward(dout: np.ndarray, cache: tuple):
     Pooling sends each gradient to its window's maximum, ReLU masks it with
     :math:`\mathbb{1}[a > 0]`, and the convolution backward takes it from there.
     """
-    conv_cache, relu_cache, pool_cache = cache
+    conv_cache, relu_cache, pool_cache = _validate.sandwich(
+        cache, "conv_relu_pool_forward", ("conv cache", "relu cache", "pool cache")
+    )
+    conv_out = _validate.conv_cache(conv_cache)
+    _validate.chained("relu cache (x)", _validate.relu_cache(relu_cache), conv_out)
+    _validate.pool_cache(pool_cache)
+    _validate.chained("pool cache[0] (x)", pool_cache[0].shape, conv_out)
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
     return conv_backward_fast(da, conv_cache)

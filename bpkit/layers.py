@@ -38,16 +38,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     cache : tuple
         ``(x, w, b)`` for :func:`affine_backward`.
     """
-    _validate.float_array("x", x, min_ndim=1)
-    _validate.batch("x", x)
-    _validate.float_array("w", w, ndim=2)
-    _validate.float_array("b", b, ndim=1)
-    _validate.dim_match(
-        "affine: x's features per example (D) vs w.shape[0]",
-        w.shape[0],
-        int(np.prod(x.shape[1:], dtype=np.int64)),
-    )
-    _validate.dim_match("affine: b.shape[0] vs w.shape[1] (M)", w.shape[1], b.shape[0])
+    _validate.affine_shapes(x, w, b)
     out = None
     # BEGIN SOLUTION
     out = x.reshape(x.shape[0], -1) @ w + b
@@ -77,8 +68,8 @@ def affine_backward(dout: np.ndarray, cache: tuple):
     With :math:`X` the (N, D) reshaped input:
     :math:`dX = dout\, W^T`, :math:`dW = X^T dout`, :math:`db = \sum_n dout_n`.
     """
+    _validate.upstream(dout, _validate.affine_cache(cache))
     x, w, b = cache
-    _validate.upstream(dout, (x.shape[0], w.shape[1]))
     dx, dw, db = None, None, None
     # BEGIN SOLUTION
     dx = (dout @ w.T).reshape(x.shape)
@@ -129,10 +120,10 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray):
     :math:`dx = dout \cdot \mathbb{1}[x > 0]`: the gradient passes where the input was
     positive and is 0 where :math:`x \le 0` (the kink at 0 takes the subgradient 0).
     """
-    x = cache
-    _validate.upstream(dout, x.shape)
+    _validate.upstream(dout, _validate.relu_cache(cache))
     dx = None
     # BEGIN SOLUTION
+    x = cache
     dx = dout * (x > 0)
     # END SOLUTION
     return dx
@@ -283,8 +274,8 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple):
     :math:`dwindow \mathrel{+}= \sum_f dout_{nfij}\, w_f`; :math:`db_f = \sum_{n,i,j} dout_{nfij}`.
     Overlapping windows add up; the padding's gradient is cut off at the end.
     """
+    _validate.upstream(dout, _validate.conv_cache(cache))
     x, w, b, conv_param = cache
-    _validate.upstream(dout, _validate.conv_out_shape(x, w, conv_param))
     dx, dw, db = None, None, None
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
@@ -357,8 +348,8 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple):
     the maximum, the first in row-major order on ties. Where overlapping windows pick
     the same input, their gradients add up (``+=``, not ``=``).
     """
+    _validate.upstream(dout, _validate.pool_cache(cache))
     x, pool_param = cache
-    _validate.upstream(dout, x.shape[:2] + _validate.pool_out_shape(x, pool_param))
     dx = None
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]

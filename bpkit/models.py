@@ -20,16 +20,27 @@ from bpkit.layer_utils import (  # noqa: F401  (used by the losses, once written
 from bpkit.layers import affine_backward, affine_forward, softmax_loss  # noqa: F401  (same)
 
 
-def _check_sizes(**sizes: int) -> None:
+def _check_sizes(sizes: dict) -> None:
     for name, value in sizes.items():
         _validate.integer(name, value)
 
 
-def _check_scale(weight_scale: float, reg: float) -> None:
-    if not weight_scale > 0:
-        raise ValueError(f"weight_scale: expected a positive number, got {weight_scale!r}")
-    if not reg >= 0:
-        raise ValueError(f"reg: expected a number >= 0, got {reg!r}")
+def _check_scale(weight_scale: float, reg: float, seed: int | None) -> None:
+    _validate.number("weight_scale", weight_scale, 0, low_open=True, want="a positive number")
+    _validate.number("reg", reg, 0, want="a number >= 0")
+    _validate.seed("seed", seed)
+
+
+def _check_weights(shapes: dict) -> None:
+    """Refuse weights too large to allocate, before drawing any; keys name the sizes."""
+    for what, shape in shapes.items():
+        _validate.elements(what, shape)
+
+
+def _check_batch(X: object, y: object, num_classes: int) -> None:
+    """Check the labels of a minibatch X (already checked) when they are given."""
+    if y is not None:
+        _validate.labels("y", y, X.shape[0], num_classes)
 
 
 class TwoLayerNet:
@@ -66,8 +77,14 @@ class TwoLayerNet:
         reg: float = 0.0,
         seed: int | None = None,
     ):
-        _check_sizes(input_dim=input_dim, hidden_dim=hidden_dim, num_classes=num_classes)
-        _check_scale(weight_scale, reg)
+        _check_sizes({"input_dim": input_dim, "hidden_dim": hidden_dim, "num_classes": num_classes})
+        _check_scale(weight_scale, reg, seed)
+        _check_weights(
+            {
+                "W1 (input_dim, hidden_dim)": (input_dim, hidden_dim),
+                "W2 (hidden_dim, num_classes)": (hidden_dim, num_classes),
+            }
+        )
         rng = np.random.default_rng(seed) if seed is not None else np.random
         self.reg = reg
         self.params = {
@@ -104,10 +121,15 @@ class TwoLayerNet:
         affine layer, the ReLU mask :math:`\mathbb{1}[X W_1 + b_1 > 0]` and the first affine
         layer; each weight gradient then gains :math:`\lambda W` from the L2 term.
         """
+        W1, W2 = self.params["W1"], self.params["W2"]
+        _validate.float_array("X", X, min_ndim=1)
+        _validate.batch("X", X)
+        _validate.finite("X", X)
+        _validate.dim_match("X: features per example (D) vs input_dim", W1.shape[0], X[0].size)
+        _check_batch(X, y, W2.shape[1])
         scores = None
         # BEGIN SOLUTION
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
+        b1, b2 = self.params["b1"], self.params["b2"]
         hidden, hidden_cache = affine_relu_forward(X, W1, b1)
         scores, scores_cache = affine_forward(hidden, W2, b2)
         # END SOLUTION
@@ -172,25 +194,45 @@ class ThreeLayerConvNet:
         dtype=np.float64,
         seed: int | None = None,
     ):
+        if not isinstance(input_dim, (tuple, list)):
+            raise TypeError(f"input_dim: expected (C, H, W), got {_validate.describe(input_dim)}")
         if len(input_dim) != 3:
             raise ValueError(f"input_dim: expected (C, H, W), got {input_dim!r}")
         c, h, w = input_dim
         _check_sizes(
-            C=c,
-            H=h,
-            W=w,
-            num_filters=num_filters,
-            filter_size=filter_size,
-            hidden_dim=hidden_dim,
-            num_classes=num_classes,
+            {
+                "input_dim[0] (C)": c,
+                "input_dim[1] (H)": h,
+                "input_dim[2] (W)": w,
+                "num_filters": num_filters,
+                "filter_size": filter_size,
+                "hidden_dim": hidden_dim,
+                "num_classes": num_classes,
+            }
         )
-        _check_scale(weight_scale, reg)
+        _check_scale(weight_scale, reg, seed)
         if filter_size % 2 == 0:
             raise ValueError(f"filter_size: expected an odd number, got {filter_size}")
         if h % 2 or w % 2:
             raise ValueError(f"input_dim: expected even H and W for the 2x2 pool, got {h}x{w}")
-        if not np.issubdtype(np.dtype(dtype), np.floating):
-            raise TypeError(f"dtype: expected a floating-point dtype, got {np.dtype(dtype)}")
+        _validate.float_dtype("dtype", dtype, allowed=(np.float64, np.float32))
+        _check_weights(
+            {
+                "W1 (num_filters, C, filter_size, filter_size)": (
+                    num_filters,
+                    c,
+                    filter_size,
+                    filter_size,
+                ),
+                "W2 (num_filters * H/2 * W/2 of input_dim, hidden_dim)": (
+                    num_filters,
+                    h // 2,
+                    w // 2,
+                    hidden_dim,
+                ),
+                "W3 (hidden_dim, num_classes)": (hidden_dim, num_classes),
+            }
+        )
         rng = np.random.default_rng(seed) if seed is not None else np.random
         self.reg = reg
         self.input_dim = (c, h, w)
@@ -242,6 +284,9 @@ class ThreeLayerConvNet:
             raise ValueError(
                 f"X: expected images of shape (N, {c}, {h}, {w}) to match input_dim, got {X.shape}"
             )
+        _validate.batch("X", X)
+        _validate.finite("X", X)
+        _check_batch(X, y, self.params["W3"].shape[1])
         X = X.astype(self.dtype, copy=False)
         scores = None
         # BEGIN SOLUTION

@@ -3,8 +3,11 @@
 A rule is a pure function of the weights ``w``, their gradient ``dw`` (same shape) and a
 ``config`` dict that holds the hyperparameters and whatever state the rule carries from
 one step to the next (a velocity, running averages, a step count). Missing keys get their
-defaults through ``setdefault``, so ``config=None`` starts a fresh run. A rule may update
-``w`` in place and return it; callers must not rely on ``w`` staying unchanged.
+defaults through ``setdefault``, so ``config=None`` starts a fresh run. The values already
+in ``config`` are checked first (a finite learning rate >= 0, momentum and decay rates in
+[0, 1), epsilon > 0, state arrays shaped like ``w``), so a refused config is left as it
+was. A rule may update ``w`` in place and return it; callers must not rely on ``w``
+staying unchanged.
 
 The Solver keeps one config per parameter, so every parameter carries its own state.
 """
@@ -16,17 +19,17 @@ import numpy as np
 from bpkit import _validate
 
 
-def _start(w: np.ndarray, dw: np.ndarray, config: dict | None) -> dict:
-    """Check the arguments every rule shares and return the config dict to fill."""
+def _start(rule: str, w: np.ndarray, dw: np.ndarray, config: dict | None) -> dict:
+    """Check the arguments of ``rule`` and return the config dict to fill.
+
+    Every hyperparameter and state array already in ``config`` is checked here, before
+    the rule fills in defaults or changes anything, so a refused config is left as it was.
+    """
     _validate.float_array("w", w)
     _validate.float_array("dw", dw)
     if dw.shape != w.shape:
         raise ValueError(f"dw: expected the shape of w, {w.shape}, got {dw.shape}")
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise TypeError(f"config: expected a dict or None, got {type(config).__name__}")
-    return config
+    return _validate.optim_config(rule, config, w)
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
@@ -47,7 +50,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
         :math:`w - \eta\, dw`.
     config : dict
     """
-    config = _start(w, dw, config)
+    config = _start("sgd", w, dw, config)
     config.setdefault("learning_rate", 1e-2)
     next_w = None
     # BEGIN SOLUTION
@@ -78,7 +81,7 @@ def sgd_momentum(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     where the gradient keeps its sign, steps grow to :math:`\eta / (1 - \mu)`; where it
     flips, they cancel.
     """
-    config = _start(w, dw, config)
+    config = _start("sgd_momentum", w, dw, config)
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("momentum", 0.9)
     config.setdefault("velocity", np.zeros_like(w))
@@ -114,7 +117,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     :math:`w \leftarrow w - \eta\, dw / (\sqrt{c} + \epsilon)`: every coordinate gets its own
     effective learning rate.
     """
-    config = _start(w, dw, config)
+    config = _start("rmsprop", w, dw, config)
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("decay_rate", 0.99)
     config.setdefault("epsilon", 1e-8)
@@ -154,7 +157,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     :math:`w \leftarrow w - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)`.
     Without the correction, m and v start near 0 and the first steps are far off.
     """
-    config = _start(w, dw, config)
+    config = _start("adam", w, dw, config)
     config.setdefault("learning_rate", 1e-3)
     config.setdefault("beta1", 0.9)
     config.setdefault("beta2", 0.999)

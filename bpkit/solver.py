@@ -33,6 +33,44 @@ OPTIONS = {
 }
 
 
+def _check_split(name: str, X: object, y: object, y_name: str | None = None) -> None:
+    """Check one split: an array of N >= 1 examples and int labels of shape (N,)."""
+    y_name = y_name or name.replace("X_", "y_")
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, got {_validate.describe(X)}")
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"{name}: expected at least one example (N >= 1), got shape {X.shape}")
+    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(
+            f"{y_name}: expected a numpy array of int labels, got {_validate.describe(y)}"
+        )
+    if y.ndim != 1:
+        raise ValueError(f"{y_name}: expected a 1-d array of labels, got shape {y.shape}")
+    if np.issubdtype(X.dtype, np.floating):
+        _validate.finite(name, X)
+
+
+def _check_options(options: dict, num_train: int) -> None:
+    """Check the Solver's options, before any of them is used."""
+    rule = options["update_rule"]
+    if not callable(rule) and not isinstance(rule, str):
+        raise TypeError(
+            f"update_rule: expected a name or a callable, got {_validate.describe(rule)}"
+        )
+    if options["optim_config"] is not None:
+        _validate.mapping("optim_config", options["optim_config"])
+        if rule in RULES:
+            _validate.optim_config(rule, dict(options["optim_config"]))
+    _validate.number("lr_decay", options["lr_decay"], 0, 1, low_open=True)
+    _validate.integer("batch_size", options["batch_size"])
+    _validate.integer("num_epochs", options["num_epochs"])
+    _validate.optional_integer("num_train_samples", options["num_train_samples"])
+    _validate.optional_integer("num_val_samples", options["num_val_samples"])
+    _validate.integer("print_every", options["print_every"])
+    _validate.boolean("verbose", options["verbose"])
+    _validate.seed("seed", options["seed"])
+
+
 class Solver:
     """Train a model by minibatch gradient descent.
 
@@ -51,6 +89,9 @@ class Solver:
     lr_decay : float, default 1.0
         Each ``learning_rate`` is multiplied by this after every epoch.
     batch_size : int, default 100
+        Examples per minibatch, drawn with replacement. A value above the number of
+        training examples is capped to it (so the default works on small sets, and a
+        typo such as 10**7 costs nothing); ``self.batch_size`` holds the value used.
     num_epochs : int, default 10
     num_train_samples : int or None, default 1000
         Training examples used to measure train accuracy each epoch (None: all).
@@ -82,35 +123,47 @@ class Solver:
             raise ValueError(
                 f"Solver: unrecognized option(s) {unknown}; expected some of {sorted(OPTIONS)}"
             )
+        _validate.mapping("data", data)
         missing = [k for k in DATA_KEYS if k not in data]
         if missing:
-            raise KeyError(f"data: missing key(s) {missing}; expected {list(DATA_KEYS)}")
+            raise ValueError(f"data: missing key(s) {missing}; expected {list(DATA_KEYS)}")
         for split in ("train", "val"):
+            _check_split(f"data['X_{split}']", data[f"X_{split}"], data[f"y_{split}"])
             X, y = data[f"X_{split}"], data[f"y_{split}"]
             if len(X) != len(y):
                 raise ValueError(
-                    f"data: X_{split} has {len(X)} examples but y_{split} has {len(y)} labels"
+                    f"data: X_{split} has {len(X)} examples but y_{split} has {len(y)} labels; "
+                    "expected one label per example"
                 )
         if not hasattr(model, "params") or not callable(getattr(model, "loss", None)):
             raise TypeError(
                 f"model: expected an object with params and loss(X, y), got {type(model).__name__}"
             )
+        _validate.mapping("model.params", model.params)
+        for name, value in model.params.items():
+            _validate.float_array(f"model.params[{name!r}]", value)
+        options = {**OPTIONS, **kwargs}
+        _check_options(options, len(data["X_train"]))
+        # One example through the model: X of the wrong size or dtype, and labels beyond
+        # its classes, fail here rather than after an epoch of training.
+        num_classes = np.shape(model.loss(data["X_train"][:1]))[-1]
+        for split in ("train", "val"):
+            _validate.labels(
+                f"data['y_{split}']", data[f"y_{split}"], len(data[f"X_{split}"]), num_classes
+            )
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
 
-        options = {**OPTIONS, **kwargs}
         self.update_rule = self._resolve_rule(options["update_rule"])
         self.optim_config = dict(options["optim_config"] or {})
         self.lr_decay = options["lr_decay"]
-        self.batch_size = options["batch_size"]
+        self.batch_size = min(int(options["batch_size"]), len(self.X_train))
         self.num_epochs = options["num_epochs"]
         self.num_train_samples = options["num_train_samples"]
         self.num_val_samples = options["num_val_samples"]
         self.print_every = options["print_every"]
         self.verbose = options["verbose"]
-        for name in ("batch_size", "num_epochs", "print_every"):
-            _validate.integer(name, getattr(self, name))
         # Two independent streams from one seed: measuring accuracy on a random subset
         # must not shift the sequence of minibatches.
         batches, subsets = np.random.SeedSequence(options["seed"]).spawn(2)
@@ -141,6 +194,11 @@ class Solver:
         """One minibatch: loss, gradients, and an update of every parameter."""
         idx = self.rng.choice(len(self.X_train), self.batch_size)
         loss, grads = self.model.loss(self.X_train[idx], self.y_train[idx])
+        missing = [name for name in self.model.params if name not in grads]
+        if missing:
+            raise ValueError(
+                f"model.loss: expected gradients for every parameter, missing {missing}"
+            )
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(
                 w, grads[name], self.optim_configs[name]
@@ -170,14 +228,18 @@ class Solver:
         float
             Accuracy in [0, 1].
         """
+        _check_split("X", X, y, "y")
+        if len(X) != len(y):
+            raise ValueError(f"y: expected {len(X)} labels, one per example in X, got {len(y)}")
+        _validate.optional_integer("num_samples", num_samples)
+        _validate.integer("batch_size", batch_size)
         if num_samples is not None and len(X) > num_samples:
             idx = self.eval_rng.choice(len(X), num_samples, replace=False)
             X, y = X[idx], y[idx]
-        predictions = [
-            np.argmax(self.model.loss(X[i : i + batch_size]), axis=1)
-            for i in range(0, len(X), batch_size)
-        ]
-        return float(np.mean(np.concatenate(predictions) == y))
+        scores = [self.model.loss(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+        _validate.labels("y", y, len(X), scores[0].shape[1])
+        predictions = np.concatenate([np.argmax(s, axis=1) for s in scores])
+        return float(np.mean(predictions == y))
 
     def train(self) -> None:
         """Run ``num_epochs`` epochs, then restore the parameters with the best val accuracy."""

@@ -1,19 +1,25 @@
-"""Test-suite settings shared by every test module."""
+"""Test-suite settings shared by every test module.
 
-import os
+Hypothesis profiles (``python -m pytest --hypothesis-profile NAME``):
+
+- ``default`` (used unless told otherwise): derandomized, so every run on every machine
+  draws the same examples and a failure repeats exactly; no example database, so no
+  ``.hypothesis/`` folder replays an old failure into a later run; no per-example deadline,
+  because a shared or slow machine must not turn a correct result into a failure.
+- ``explore``: fresh random examples, ten times as many, for hunting new failing cases.
+  Still no database: a failure prints the example and the ``@reproduce_failure`` line to
+  paste into the test, so nothing is replayed behind anyone's back.
+"""
 
 from hypothesis import HealthCheck, settings
 
-# Shared machines are noisy: no per-example deadline, and a fixed example budget so that a
-# run takes the same time everywhere. CI gets a derandomized profile so a failure repeats.
+_COMMON = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow],
+}
+settings.register_profile("default", max_examples=25, derandomize=True, **_COMMON)
 settings.register_profile(
-    "dev", deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow]
+    "explore", max_examples=250, derandomize=False, print_blob=True, **_COMMON
 )
-settings.register_profile(
-    "ci",
-    deadline=None,
-    max_examples=25,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.load_profile("default")

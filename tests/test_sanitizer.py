@@ -1,6 +1,6 @@
 """The nbval sanitizer file parses, and rewrites the volatile outputs and nothing else.
 
-nbval reads ``notebooks/nbval_sanitize.cfg`` with its own parser (a ``regex: `` line followed
+nbval reads ``tests/nbval_sanitize.cfg`` with its own parser (a ``regex: `` line followed
 directly by a ``replace: `` line) and applies every rule, in order, with ``re.sub`` to the
 stored and to the fresh outputs before comparing them. These tests use that same parser and
 the same substitution, on sample lines and on every line the committed notebooks print.
@@ -16,7 +16,7 @@ import pytest
 from nbval.plugin import get_sanitize_patterns
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "notebooks" / "nbval_sanitize.cfg"
+CONFIG = ROOT / "tests" / "nbval_sanitize.cfg"
 EXPECTED_RULES = 3
 
 

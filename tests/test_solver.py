@@ -141,7 +141,7 @@ def test_bad_options_are_named(kwargs, error, pattern):
 def test_bad_data_is_named():
     data = blobs()
     del data["y_val"]
-    with pytest.raises(KeyError, match=r"missing key\(s\) \['y_val'\]"):
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['y_val'\]"):
         Solver(LinearSoftmax(), data)
     data = blobs()
     data["y_train"] = data["y_train"][:10]

@@ -1,4 +1,4 @@
-"""Argument checks and the preprocessing that every dataset loader shares.
+"""The preprocessing that every dataset loader shares (its checks are in bpkit._validate).
 
 A loader reads raw ``uint8`` images and integer labels, chooses which samples go to
 the train, validation and test splits, and hands them to :func:`finish_splits`, which
@@ -12,57 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bpkit import _validate
+
 SPLITS = ("train", "val", "test")
-
-
-def check_float_dtype(dtype: object) -> np.dtype:
-    """Return ``np.dtype(dtype)`` or raise if it is not a floating-point type."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError as err:
-        raise TypeError(f"dtype: expected a numpy floating-point dtype, got {dtype!r}") from err
-    if not np.issubdtype(resolved, np.floating):
-        raise TypeError(
-            f"dtype: expected a floating-point dtype (e.g. np.float64 or np.float32), "
-            f"got {resolved}"
-        )
-    return resolved
-
-
-def check_bool(name: str, value: object) -> bool:
-    """Return ``value`` if it is a bool (or numpy bool), else raise naming ``name``."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
-def check_count(name: str, value: object, available: int, allow_none: bool = True) -> int:
-    """Return a sample count in ``[0, available]``; ``None`` means all of ``available``."""
-    if value is None and allow_none:
-        return available
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected a non-negative integer, got {value!r}")
-    if not 0 <= value <= available:
-        raise ValueError(f"{name}: expected an integer from 0 to {available}, got {value}")
-    return int(value)
-
-
-def check_labels(what: str, y: np.ndarray, n: int, num_classes: int) -> np.ndarray:
-    """Check that labels read from a file are ``n`` integers in ``[0, num_classes)``.
-
-    ``what`` says where the labels came from (a path), since a bad value here means a
-    bad file rather than a bad argument.
-    """
-    y = np.asarray(y)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"{what}: expected {n} labels to match the images, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{what}: expected integer labels, got dtype {y.dtype}")
-    if n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(
-            f"{what}: expected labels in [0, {num_classes}), got values from {y.min()} to {y.max()}"
-        )
-    return y.astype(np.int64)
 
 
 def finish_splits(
@@ -200,9 +152,9 @@ def holdout_split(
         Images and labels, each keyed ``train``, ``val``, ``test``.
     """
     pool = x_pool.shape[0]
-    num_val = check_count("num_val", num_val, pool, allow_none=False)
-    num_train = check_count("num_train", num_train, pool - num_val)
-    num_test = check_count("num_test", num_test, x_test.shape[0])
+    num_val = _validate.count("num_val", num_val, pool, allow_none=False)
+    num_train = _validate.count("num_train", num_train, pool - num_val)
+    num_test = _validate.count("num_test", num_test, x_test.shape[0])
     start_val = pool - num_val
     images = {
         "train": x_pool[:num_train],

@@ -12,21 +12,18 @@ ints in [0, 10).
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from bpkit import _validate
 from bpkit.data import fetch
-from bpkit.data._common import (
-    check_bool,
-    check_float_dtype,
-    check_labels,
-    finish_splits,
-    holdout_split,
-)
+from bpkit.data._common import finish_splits, holdout_split
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -49,20 +46,53 @@ CLASSES = (
 PIXELS = 3 * 32 * 32
 
 
+class _ArrayClass:
+    """Stands for ``numpy.ndarray`` in a pickle: only ``_reconstruct`` may use it.
+
+    Calling ``numpy.ndarray(shape)`` directly would allocate whatever shape a file asks for.
+    """
+
+
 def _allowed_globals() -> dict[tuple[str, str], object]:
     # Asking numpy for its own reconstructors keeps this right on numpy 1 and 2,
     # whose pickles name the same functions under different module paths.
     reconstruct = np.zeros(1).__reduce__()[0]
     scalar = np.float64(0).__reduce__()[0]
+
+    def empty_array(cls: object, shape: object, typecode: object) -> np.ndarray:
+        # numpy pickles an array as an empty one whose state (shape and bytes) is set next.
+        if cls is not _ArrayClass or shape != (0,):
+            raise pickle.UnpicklingError("an array must be rebuilt from ndarray, (0,)")
+        return reconstruct(np.ndarray, (0,), typecode)
+
     allowed: dict[tuple[str, str], object] = {
-        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "ndarray"): _ArrayClass,
         ("numpy", "dtype"): np.dtype,
         ("_codecs", "encode"): codecs.encode,
     }
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = reconstruct
+        allowed[(module, "_reconstruct")] = empty_array
         allowed[(module, "scalar")] = scalar
     return allowed
+
+
+# Opcodes that store into or read from the memo: their index must be one already possible.
+_MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
+
+
+def _scan(raw: bytes) -> None:
+    """Walk the pickle's opcodes without running them; raise ValueError if one is forged.
+
+    The unpickler allocates what an opcode declares (a bytes object of 2**40 bytes, a memo
+    of 2**32 slots) before reading it. :mod:`pickletools` reads the declared bytes from
+    the file instead, so a length longer than the file, or a memo index beyond the number
+    of opcodes so far, is caught here with nothing allocated.
+    """
+    for count, (op, arg, pos) in enumerate(pickletools.genops(io.BytesIO(raw))):
+        if op.name in _MEMO_OPS and not 0 <= arg <= count:
+            raise ValueError(f"memo index {arg} at byte {pos} is out of range")
+        if op.name == "FRAME" and arg > len(raw) - pos:
+            raise ValueError(f"a frame of {arg} bytes at byte {pos} runs past the end")
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -99,10 +129,16 @@ def load_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     labels : ndarray of shape (N,), int64
         Class indices in [0, 10).
     """
-    path = Path(path)
+    path = Path(_validate.path("path", path))
+    size = path.stat().st_size
+    if size > _validate.MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path}: expected a file of at most {_validate.MAX_FILE_BYTES} bytes, got {size}"
+        )
+    raw = path.read_bytes()
     try:
-        with open(path, "rb") as f:
-            batch = _ArrayUnpickler(f, encoding="bytes").load()
+        _scan(raw)
+        batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     # Garbage bytes can surface as almost any of these, depending on where they break.
     except (
         pickle.UnpicklingError,
@@ -113,8 +149,13 @@ def load_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         IndexError,
         KeyError,
         OverflowError,
+        RecursionError,
+        MemoryError,
     ) as err:
-        raise ValueError(f"{path}: not a CIFAR-10 python batch (cannot unpickle: {err})") from err
+        raise ValueError(
+            f"{path}: not a CIFAR-10 python batch (cannot unpickle: {err}); "
+            "expected a pickled dict of b'data' and b'labels'"
+        ) from err
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: expected a pickled dict, got {type(batch).__name__}")
     batch = {k.encode() if isinstance(k, str) else k: v for k, v in batch.items()}
@@ -132,7 +173,7 @@ def load_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"{path}: expected b'data' rows of {PIXELS} = 3*32*32 values, got shape {data.shape}"
         )
-    labels = check_labels(f"{path}: b'labels'", np.asarray(batch[b"labels"]), len(data), 10)
+    labels = _validate.file_labels(f"{path}: b'labels'", batch[b"labels"], len(data), 10)
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -208,11 +249,12 @@ def load_cifar10(
     A raw value :math:`c \\in \\{0, \\dots, 255\\}` becomes :math:`x = c / 255 - \\mu`,
     with :math:`\\mu` the per-pixel mean of :math:`c / 255` over the kept training images.
     """
-    dtype = check_float_dtype(dtype)
-    center = check_bool("center", center)
-    flat = check_bool("flat", flat)
-    download = check_bool("download", download)
-    root = Path(root)
+    dtype = _validate.float_dtype("dtype", dtype)
+    center = _validate.boolean("center", center)
+    flat = _validate.boolean("flat", flat)
+    download = _validate.boolean("download", download)
+    progress = _validate.boolean("progress", progress)
+    root = Path(_validate.path("root", root))
     folder, missing = _batch_dir(root)
     if missing and download:
         archive = fetch.download(CIFAR10_URL, root / ARCHIVE, CIFAR10_SHA256, progress=progress)

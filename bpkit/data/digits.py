@@ -18,12 +18,8 @@ from importlib import resources
 import numpy as np
 from numpy.typing import DTypeLike
 
-from bpkit.data._common import (
-    check_bool,
-    check_float_dtype,
-    finish_splits,
-    stratified_split,
-)
+from bpkit import _validate
+from bpkit.data._common import finish_splits, stratified_split
 
 NUM_SAMPLES = 1797
 NUM_VAL = 300
@@ -87,9 +83,9 @@ def load_digits(
     >>> data["X_train"].shape, data["y_train"].shape
     ((1197, 1, 8, 8), (1197,))
     """
-    dtype = check_float_dtype(dtype)
-    flat = check_bool("flat", flat)
-    center = check_bool("center", center)
+    dtype = _validate.float_dtype("dtype", dtype)
+    flat = _validate.boolean("flat", flat)
+    center = _validate.boolean("center", center)
     images, labels = _read_npz()
     index = stratified_split(labels, NUM_VAL, NUM_TEST, SPLIT_SEED)
     return finish_splits(

@@ -18,11 +18,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bpkit import _validate
+
 CHUNK_BYTES = 1 << 20
 
 
 def sha256sum(path: str | os.PathLike) -> str:
     """Return the SHA-256 hex digest of the file at ``path``, read in chunks."""
+    _validate.path("path", path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
@@ -79,8 +82,12 @@ def download(
     OSError
         The URL could not be fetched (``urllib.error.URLError`` is an ``OSError``).
     """
+    if not isinstance(url, str):
+        raise TypeError(f"url: expected a str, got {_validate.describe(url)}")
+    dest = Path(_validate.path("dest", dest))
     expected = _check_sha256(sha256)
-    dest = Path(dest)
+    _validate.boolean("progress", progress)
+    _validate.number("timeout", timeout, 0, low_open=True)
     if dest.is_file() and sha256sum(dest) == expected:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -10,21 +10,19 @@ and the number of dimensions; then one 32-bit size per dimension. MNIST images a
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from bpkit import _validate
 from bpkit.data import fetch
-from bpkit.data._common import (
-    check_bool,
-    check_float_dtype,
-    check_labels,
-    finish_splits,
-    holdout_split,
-)
+from bpkit.data._common import finish_splits, holdout_split
 
 # Byte-identical copies of the original files; the checksums below hold for all.
 MNIST_MIRRORS = (
@@ -42,6 +40,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 CLASSES = tuple(str(d) for d in range(10))
+# Deflate's best ratio is about 1032:1 (258-byte matches coded in 2 bits).
+MAX_DEFLATE_RATIO = 1100
 
 # IDX type code -> big-endian numpy type.
 IDX_TYPES = {
@@ -71,55 +71,107 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> tuple[int, np.ndarray]:
     array : ndarray
         Native-byte-order values with the shape the header gives.
     """
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"raw: expected bytes, got {_validate.describe(raw)}")
+    return _parse(io.BytesIO(raw), source, len(raw))
+
+
+def _parse(
+    stream: BinaryIO, source: str, size: int | None, most: int | None = None
+) -> tuple[int, np.ndarray]:
+    """Parse an IDX file from ``stream``, reading no more than its header declares.
+
+    ``size`` is the file's length when known (plain files): the declared data size is
+    compared with it before any data is read. Without it (gzip), the data is read in
+    chunks and the stream must end right after it; ``most`` then bounds the declared size
+    (what the compressed file could possibly inflate to).
+    """
+    head = stream.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise ValueError(
             f"{source}: not an IDX file: expected a magic number starting with two zero "
-            f"bytes, got {raw[:4].hex() or 'an empty file'}"
+            f"bytes, got {head.hex() or 'an empty file'}"
         )
-    magic = int.from_bytes(raw[:4], "big")
-    code, ndim = raw[2], raw[3]
+    magic = int.from_bytes(head, "big")
+    code, ndim = head[2], head[3]
     if code not in IDX_TYPES:
         raise ValueError(
             f"{source}: unknown IDX type code 0x{code:02x} in magic number {magic}; "
             f"expected one of {', '.join(f'0x{c:02x}' for c in IDX_TYPES)}"
         )
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
+    dims = stream.read(4 * ndim)
+    if ndim == 0 or len(dims) < 4 * ndim:
+        got = 4 + len(dims) if size is None else size
         raise ValueError(
             f"{source}: truncated IDX header: expected {ndim} dimension sizes after the "
-            f"magic number, got a {len(raw)}-byte file"
+            f"magic number, got a {got}-byte file"
         )
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
     dtype = IDX_TYPES[code]
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
+    # Python integers: a product of four 32-bit sizes never overflows.
+    expected = math.prod(shape) * dtype.itemsize
+    if size is not None and size - header != expected:
+        raise ValueError(
+            f"{source}: expected {expected} bytes of data for shape {shape}, got {size - header}"
+        )
+    limit = min(_validate.MAX_FILE_BYTES, most if most is not None else expected)
+    if expected > limit:
+        raise ValueError(
+            f"{source}: expected at most {limit} bytes of data, "
+            f"got a header declaring {expected} for shape {shape}"
+        )
+    data = bytearray()
+    while len(data) < expected:
+        chunk = stream.read(min(fetch.CHUNK_BYTES, expected - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    extra = len(stream.read(fetch.CHUNK_BYTES)) if len(data) == expected else 0
+    if len(data) != expected or extra:
+        more = " or more" if extra == fetch.CHUNK_BYTES else ""
         raise ValueError(
             f"{source}: expected {expected} bytes of data for shape {shape}, "
-            f"got {len(raw) - header}"
+            f"got {len(data) + extra}{more}"
         )
-    array = np.frombuffer(raw, dtype, offset=header).astype(dtype.newbyteorder("="))
+    array = np.frombuffer(data, dtype).astype(dtype.newbyteorder("="), copy=False)
     return magic, array.reshape(shape)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file, plain or gzip-compressed (recognised by its content, not its name).
 
+    A gzip file is inflated as a stream, never past the size its IDX header declares.
+
     Returns
     -------
     ndarray
         The values, shaped by the header, e.g. (N, 28, 28) uint8 for MNIST images.
     """
+    _validate.path("path", path)
     return _read(Path(path))[1]
 
 
 def _read(path: Path) -> tuple[int, np.ndarray]:
-    raw = path.read_bytes()
-    if raw[:2] == GZIP_MAGIC:
+    size = path.stat().st_size
+    if size > _validate.MAX_FILE_BYTES:
+        raise ValueError(
+            f"{path}: expected a file of at most {_validate.MAX_FILE_BYTES} bytes, got {size}"
+        )
+    with open(path, "rb") as f:
+        if f.read(2) != GZIP_MAGIC:
+            f.seek(0)
+            return _parse(f, str(path), size)
+        f.seek(0)
         try:
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=f) as stream:
+                # Deflate shrinks data at most about 1032:1: a header declaring more
+                # than that is forged, and is refused before anything is inflated.
+                return _parse(stream, str(path), None, MAX_DEFLATE_RATIO * size)
         except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-            raise ValueError(f"{path}: corrupt or truncated gzip file ({err})") from err
-    return parse_idx(raw, str(path))
+            raise ValueError(
+                f"{path}: corrupt or truncated gzip file ({err}); expected a whole gzip file"
+            ) from err
 
 
 def _locate(root: Path, name: str) -> Path | None:
@@ -208,11 +260,12 @@ def load_mnist(
     A raw value :math:`c \\in \\{0, \\dots, 255\\}` becomes :math:`x = c / 255 - \\mu`,
     with :math:`\\mu` the per-pixel mean of :math:`c / 255` over the kept training images.
     """
-    dtype = check_float_dtype(dtype)
-    center = check_bool("center", center)
-    flat = check_bool("flat", flat)
-    download = check_bool("download", download)
-    root = Path(root)
+    dtype = _validate.float_dtype("dtype", dtype)
+    center = _validate.boolean("center", center)
+    flat = _validate.boolean("flat", flat)
+    download = _validate.boolean("download", download)
+    progress = _validate.boolean("progress", progress)
+    root = Path(_validate.path("root", root))
     if download:
         for name, sha256 in MNIST_SHA256.items():
             if _locate(root, name) is None:
@@ -223,7 +276,7 @@ def load_mnist(
         images = _read_checked(root, f"{prefix}-images-idx3-ubyte", IMAGES_MAGIC, "images")
         labels = _read_checked(root, f"{prefix}-labels-idx1-ubyte", LABELS_MAGIC, "labels")
         where = f"{root / prefix}-labels-idx1-ubyte"
-        arrays[split] = (images[:, None], check_labels(where, labels, len(images), 10))
+        arrays[split] = (images[:, None], _validate.file_labels(where, labels, len(images), 10))
     (x_pool, y_pool), (x_test, y_test) = arrays["train"], arrays["test"]
     if x_pool.shape[1:] != x_test.shape[1:]:
         raise ValueError(

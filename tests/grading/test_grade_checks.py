@@ -12,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import warnings
 
 import grading_fixtures as fx
+import known_mistakes
 import pytest
+from local_worker import build_module, grade_local
 
 from bpkit.assignments.grading import grade
 from bpkit.assignments.grading.checks import CHECKS
@@ -289,7 +292,8 @@ def sgd(w, dw, config=None):
     config = {} if config is None else config
     return w - config.setdefault("learning_rate", 1e-2) * w, config
 """),
-    "max pool assigns": (LAYERS, "max_pool", {"overlap", "pair"}, "assigning (=) instead of", """
+    "max pool assigns": (
+        LAYERS, "max_pool", {"overlap", "pair", "float32"}, "assigning (=) instead of", """
 def max_pool_backward_naive(dout, cache):
     x, pp = cache
     ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
@@ -355,7 +359,7 @@ def _loss(self, X, y=None):
 TwoLayerNet.loss = _loss
 """),
     "Adam without bias correction": (
-        OPTIM, "adam", {"steps", "default"}, "Adam without bias correction", """
+        OPTIM, "adam", {"steps", "small", "default"}, "Adam without bias correction", """
 ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 
@@ -368,7 +372,8 @@ def adam(w, dw, config=None):
     c["v"] = c["beta2"] * c.get("v", 0.0) + (1 - c["beta2"]) * dw**2
     return w - c["learning_rate"] * c["m"] / (np.sqrt(c["v"]) + c["epsilon"]), c
 """),
-    "Adam increments t after using it": (OPTIM, "adam", {"steps", "default"}, "", """
+    "Adam increments t after using it": (
+        OPTIM, "adam", {"steps", "small", "default"}, "t must be incremented before it is used", """
 ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 
@@ -405,7 +410,7 @@ def conv_forward_naive(x, w, b, conv_param):
     return out.astype(np.float64), cache
 """),
     "affine backward returns a flat dx": (
-        LAYERS, "affine", {"backward", "pair"}, "expected shape", """
+        LAYERS, "affine", {"backward", "pair", "float32"}, "dx left flat", """
 _reference_affine_backward = affine_backward
 
 
@@ -420,7 +425,7 @@ def relu_backward(dout, cache):
     return dout
 """),
     "conv backward overwrites the cached x": (
-        LAYERS, "conv_backward", {"basic", "strided", "float32", "pair"},
+        LAYERS, "conv_backward", {"basic", "pad0", "strided", "float32"},
         "modified cache[0] in place", """
 _reference_conv_backward = conv_backward_naive
 
@@ -498,7 +503,7 @@ def max_pool_forward_naive(x, pool_param):
 BACKWARD_ONLY = {
     "affine": {"backward"},
     "relu": {"backward"},
-    "conv_backward": {"basic", "strided", "float32"},
+    "conv_backward": {"basic", "pad0", "strided", "float32"},
     "max_pool": {"backward", "overlap"},
 }
 
@@ -547,3 +552,57 @@ def test_naive_layers_cannot_lean_on_the_fast_ones_but_the_convnet_still_can(ctx
     assert all(blocked in r.message for r in naive), [r.message for r in naive]
     convnet = [r for r in results if r.check.exercise == "convnet"]
     assert sum(r.score for r in convnet) == exercises.get("convnet").points
+
+
+# One mistake per layer and optimizer exercise, all in one submission: each touches only
+# its own exercise's functions, so they do not interfere.
+AGREEMENT = {
+    LAYERS: [
+        "affine db keepdims",
+        "relu mask x >= 0",
+        "softmax shifted by the overall maximum",
+        "conv forward flips the kernel",
+        "conv backward unpads with pad:-pad",
+        "max pool unravels with the height",
+    ],
+    OPTIM: [
+        "sgd steps up the gradient",
+        "momentum moves by the old velocity",
+        "rmsprop epsilon inside the square root",
+        "Adam increments t after using it",
+    ],
+}
+
+
+def test_real_workers_grade_as_the_in_process_worker_of_the_known_mistakes_suite(ctx, honest):
+    """The 10-seed suite runs in-process (local_worker); here the same code, real workers."""
+    texts = dict(honest)
+    names = []
+    for module, cases in AGREEMENT.items():
+        for case in cases:
+            _, exercise, _, code = known_mistakes.MISTAKES[case]
+            if exercise == "adam":
+                code = known_mistakes.ADAM_START + code
+            texts[module] += "\n\n" + code.strip() + "\n"
+            names.append(exercise)
+    files = {rel: text.encode() for rel, text in texts.items()}
+    run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get(n) for n in names])
+    real = grade.grade_submission(Submission("agreement", files), run).checks
+    modules = {
+        rel.removesuffix(".py").replace("/", "."): build_module(
+            rel.removesuffix(".py").replace("/", "."), texts[rel]
+        )
+        for rel in (LAYERS, OPTIM)
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        local = [r for n in names for r in grade_local(modules, n, SEEDS[0])]
+    assert [(r.check.exercise, r.check.name) for r in real] == [
+        (c.exercise, c.name) for c, _, _ in local
+    ]
+    for r, (check, score, message) in zip(real, local, strict=True):
+        assert r.score == score, (check.exercise, check.name, r.message, message)
+        assert r.message.startswith(message), (r.message, message)
+    assert all(
+        sum(r.score for r in real if r.check.exercise == n) < exercises.get(n).points for n in names
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import platform
 import subprocess
 import sys
 import sysconfig
+from dataclasses import replace
 from pathlib import Path
 
 import grading_fixtures as fx
@@ -17,6 +20,7 @@ import bpkit
 from bpkit.assignments.grading import grade
 from bpkit.assignments.grading.runtime import sandbox, seccomp_filter
 from bpkit.assignments.grading.runtime.sandbox import Limits
+from bpkit.assignments.grading.worker_client import MAX_TEXT, StudentError, WorkerDied
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 X86_64 = platform.machine() == "x86_64"
@@ -216,3 +220,204 @@ def test_a_fully_confined_machine_grades_without_warning(stub, tmp_path):
 def test_default_limits_leave_room_for_a_correct_submission():
     limits = Limits()
     assert limits.timeout >= 10 and limits.memory_mb >= 1024 and limits.cpu_seconds >= 60
+
+
+# ---------------------------------------------------------------- limits the grader holds
+# Functions a submission could hold, run by a real confined worker. File space is taken
+# with posix_fallocate, which the seccomp filter turns into writing the blocks.
+PROBE_MODULE = """
+import mmap, os, struct, sys, time
+
+MIB = 2**20
+held = []
+
+
+def reserve(name, mib):
+    fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)
+    os.posix_fallocate(fd, 0, mib * MIB)
+    return fd
+
+
+def fast_files(n, mib):
+    for i in range(n):
+        os.close(reserve(f"fast{i}", mib))
+    return n
+
+
+def deleted_open(n, mib):
+    for i in range(n):
+        held.append(reserve(f"gone{i}", mib))
+        os.unlink(f"gone{i}")
+    return n
+
+
+def deleted_mapped(n, mib):
+    for i in range(n):
+        fd = os.open(f"map{i}", os.O_CREAT | os.O_RDWR, 0o600)
+        os.posix_fallocate(fd, 0, mib * MIB)
+        held.append(mmap.mmap(fd, mib * MIB))
+        os.close(fd)
+        os.unlink(f"map{i}")
+    return n
+
+
+def forge(payload):
+    os.write(int(sys.argv[2]), struct.pack("<Q", len(payload)) + payload)
+    time.sleep(3600)
+
+
+def huge_header():
+    os.write(int(sys.argv[2]), struct.pack("<Q", 2**30))
+    time.sleep(3600)
+
+
+def huge_error(n):
+    text = ("x" * n).encode()
+    part = b"S" + struct.pack("<I", len(text)) + text
+    forge(b"U" + struct.pack("<I", 4) + b"S\\x06\\x00\\x00\\x00raised" + part * 3)
+
+
+def others():
+    # Each attempt on another process, or on a file to signal one: "ok" or the errno name.
+    import ctypes, errno, fcntl
+
+    parent, me, got = os.getppid(), os.getpid(), {}
+    libc = ctypes.CDLL(None, use_errno=True)
+    read_end, write_end = os.pipe()
+    owner = struct.pack("ii", 1, parent)  # struct f_owner_ex {F_OWNER_PID, pid}
+
+    def syscall(*args):
+        if libc.syscall(*args) < 0:
+            raise OSError(ctypes.get_errno(), "syscall")
+
+    # Harmless even if allowed: the parent's own settings are written back unchanged, and
+    # groups and users are ones with no process (ESRCH where the call is allowed).
+    nobody = 4_000_000
+    nice = os.getpriority(os.PRIO_PROCESS, parent)
+    policy, param = os.sched_getscheduler(parent), os.sched_getparam(parent)
+    ioprio = libc.syscall(252, 1, parent)  # ioprio_get
+    attempts = {
+        "F_SETOWN-parent": lambda: fcntl.fcntl(read_end, fcntl.F_SETOWN, parent),
+        "F_SETOWN-self": lambda: fcntl.fcntl(read_end, fcntl.F_SETOWN, me),
+        "F_SETOWN_EX-parent": lambda: fcntl.fcntl(read_end, 15, owner),
+        "F_SETSIG": lambda: fcntl.fcntl(read_end, 10, 9),
+        "FIOSETOWN-parent": lambda: fcntl.ioctl(read_end, 0x8901, struct.pack("i", parent)),
+        "setpriority-parent": lambda: os.setpriority(os.PRIO_PROCESS, parent, nice),
+        "setpriority-group": lambda: os.setpriority(os.PRIO_PGRP, nobody, 19),
+        "setpriority-user": lambda: os.setpriority(os.PRIO_USER, nobody, 19),
+        "sched_setaffinity-parent": lambda: os.sched_setaffinity(
+            parent, os.sched_getaffinity(parent)
+        ),
+        "sched_setscheduler-parent": lambda: os.sched_setscheduler(parent, policy, param),
+        "sched_setparam-parent": lambda: os.sched_setparam(parent, param),
+        "sched_setattr-other": lambda: syscall(314, nobody, ctypes.create_string_buffer(56), 0),
+        "ioprio_set-parent": lambda: syscall(251, 1, parent, ioprio),
+        "ioprio_set-user": lambda: syscall(251, 3, nobody, ioprio),
+        "fallocate": lambda: syscall(285, os.open("f", os.O_CREAT | os.O_WRONLY), 0, 0, 4096),
+        # What a process may still do to itself:
+        "setpriority-self": lambda: os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(0, 0)),
+        "sched_setaffinity-self": lambda: os.sched_setaffinity(0, os.sched_getaffinity(0)),
+        "F_GETFL": lambda: fcntl.fcntl(read_end, fcntl.F_GETFL),
+    }
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            got[name] = "ok"
+        except OSError as exc:
+            got[name] = errno.errorcode.get(exc.errno, str(exc.errno))
+    return got
+
+
+def many_files(n):
+    os.makedirs("junk", exist_ok=True)
+    for i in range(n):
+        open(f"junk/{i}", "w").close()
+    return n
+
+
+def deep_reply():
+    forge(b"L\\x01\\x00\\x00\\x00" * 10_000 + b"N")
+"""
+
+
+@pytest.fixture()
+def probe_worker(stub, tmp_path):
+    """Start a worker on a folder holding PROBE_MODULE with small disk limits."""
+    ctx = grade.make_context(tmp_path / "run", Limits(), 1, edition=str(stub))
+    ctx.limits = replace(ctx.limits, timeout=30.0, disk_mb=16, file_mb=8)
+    run_dir = tmp_path / "copy"
+    run_dir.mkdir()
+    (run_dir / "probe.py").write_text(PROBE_MODULE)
+    worker = grade.start_worker(ctx, run_dir)
+    worker.import_module("probe")
+    yield worker
+    worker.close()
+
+
+@pytest.mark.parametrize("function", ["fast_files", "deleted_open", "deleted_mapped"])
+def test_disk_use_is_checked_after_every_reply_and_counts_deleted_files(probe_worker, function):
+    # 4 x 6 MiB: each file under the 8 MiB file limit, together over the 16 MiB disk limit;
+    # the call returns at once, so only the check after the reply can see it.
+    with pytest.raises(WorkerDied, match="wrote more than 16 MiB"):
+        probe_worker.function(f"probe.{function}")(4, 6)
+
+
+def test_the_number_of_files_is_capped(probe_worker, monkeypatch):
+    # The call returns as soon as its files exist, and the count is checked after the
+    # reply: however slow the machine, the limit (lowered here) is what stops the worker.
+    from bpkit.assignments.grading import worker_client
+
+    monkeypatch.setattr(worker_client, "MAX_FILES", 100)
+    assert probe_worker.function("probe.many_files")(50).get() == 50
+    with pytest.raises(WorkerDied, match="wrote more than 16 MiB or 100 files"):
+        probe_worker.function("probe.many_files")(150)
+
+
+def test_within_the_disk_limit_calls_go_on(probe_worker):
+    assert probe_worker.function("probe.fast_files")(2, 6).get() == 2
+    assert probe_worker.function("probe.deleted_open")(0, 6).get() == 0
+
+
+def test_a_reply_announcing_more_than_the_cap_is_refused_from_its_header(probe_worker):
+    with pytest.raises(WorkerDied, match="exceeds the limit of 33554432 bytes"):
+        probe_worker.function("probe.huge_header")()
+
+
+def test_error_texts_from_a_worker_are_clipped_by_the_grader(probe_worker):
+    with pytest.raises(StudentError) as info:
+        probe_worker.function("probe.huge_error")(5 * 2**20)
+    assert len(str(info.value)) < 3 * MAX_TEXT
+    assert len(info.value.where) < MAX_TEXT + 100
+    assert "more characters]" in str(info.value)
+
+
+@pytest.mark.skipif(not X86_64, reason="the seccomp filter exists for x86-64 only")
+def test_a_worker_can_neither_set_files_to_signal_nor_reschedule_other_processes(probe_worker):
+    got = probe_worker.function("probe.others")().get()
+    allowed = {name: got.pop(name) for name in ("setpriority-self", "sched_setaffinity-self")}
+    assert got.pop("F_GETFL") == allowed["setpriority-self"] == "ok"
+    assert allowed["sched_setaffinity-self"] == "ok"
+    # posix_fallocate then writes the blocks, at disk speed:
+    assert got.pop("fallocate") == errno.errorcode[errno.EOPNOTSUPP]
+    assert got == {name: "EPERM" for name in got} and len(got) == 14, got
+
+
+def test_a_deeply_nested_reply_is_refused_not_recursed(probe_worker):
+    with pytest.raises(WorkerDied, match="nested more than"):
+        probe_worker.function("probe.deep_reply")()
+
+
+def test_a_worker_filling_a_nearly_full_filesystem_is_stopped(probe_worker, monkeypatch):
+    from bpkit.assignments.grading import worker_client
+
+    real = os.statvfs
+
+    def nearly_full(path):
+        fs = real(path)
+        free = worker_client.DISK_RESERVE_MB * 2**20 // fs.f_frsize - 1
+        return os.statvfs_result((*fs[:4], free, *fs[5:]))
+
+    assert probe_worker.function("probe.fast_files")(1, 6).get() == 1  # holds under 8 MiB
+    monkeypatch.setattr(os, "statvfs", nearly_full)
+    with pytest.raises(WorkerDied, match="less than 64 MiB left and the submission held 12 MiB"):
+        probe_worker.function("probe.fast_files")(2, 6)

@@ -196,3 +196,54 @@ def test_frame_length_is_capped():
     assert wire.frame_length(wire.frame(b"abc")[:8]) == 3
     with pytest.raises(wire.WireError, match="exceeds the limit"):
         wire.frame_length(struct.pack("<Q", 2**40))
+
+
+def _list_of(item: bytes, n: int, declared: int | None = None) -> bytes:
+    return b"L" + struct.pack("<I", n if declared is None else declared) + item * n
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        # A declared count is checked against the bytes left before anything is built.
+        (_list_of(b"N", 3, declared=2**32 - 1), "more than the limit or the bytes left"),
+        (b"M" + struct.pack("<I", 2**31) + b"N", "more than the limit or the bytes left"),
+        (_list_of(_list_of(b"N", wire.MAX_ITEMS // 2), 2), "list of 65536 elements: more than"),
+        (
+            _list_of(b"M\x01\x00\x00\x00I" + bytes(8) + b"N", wire.MAX_ITEMS // 3 + 1),
+            f"more than {wire.MAX_ITEMS} values",
+        ),
+        (_list_of(b"G\x03<f8" + bytes(8), wire.MAX_ARRAYS + 1), "arrays or numpy scalars"),
+        (_list_of(_array_payload(b"<f8", (0,), b""), wire.MAX_ARRAYS + 1), "arrays or numpy"),
+        (b"M\x01\x00\x00\x00I" + struct.pack("<q", 2**61 - 1) + b"N", "does not fit in 32 bits"),
+        (b"L\x01\x00\x00\x00" * (wire.MAX_DEPTH + 2) + b"N", "nested more than"),
+    ],
+    ids=[
+        "list-count",
+        "dict-count",
+        "budget-count",
+        "items",
+        "scalars",
+        "arrays",
+        "int-key",
+        "depth",
+    ],
+)
+def test_forged_counts_and_nesting_are_refused_before_building(payload, words):
+    with pytest.raises(wire.WireError) as info:
+        wire.decode(payload)
+    assert words in str(info.value)
+
+
+def test_a_message_within_every_limit_still_decodes():
+    payload = _list_of(b"N", wire.MAX_ITEMS - 1)
+    assert wire.decode(payload) == [None] * (wire.MAX_ITEMS - 1)
+    keys = {i: None for i in range(-(2**31), -(2**31) + 3)}
+    assert wire.decode(wire.encode(keys)) == keys
+
+
+def test_decoding_stops_at_the_deadline():
+    payload = _list_of(b"N", 4096)
+    with pytest.raises(wire.WireError, match="did not finish in time"):
+        wire.decode(payload, deadline=0.0)  # long past on the monotonic clock
+    assert len(wire.decode(payload, deadline=None)) == 4096

@@ -166,8 +166,8 @@ def test_notebook_regions_are_stubbed_whatever_exercises_says(tmp_path, capsys):
     "args", [["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]]
 )
 def test_ruff_is_clean_in_a_fresh_edition(edition, args):
-    # The stubs leave names undefined and imports unused; the edition's own ruff settings
-    # say so, and keep the repository's line length for `ruff format`.
+    # The given code around each stub defines what it uses, so the edition's ruff settings
+    # are the repository's with no exemption (tests/release/test_release_lint.py).
     done = run_in(edition, "-m", "ruff", *args, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
@@ -181,3 +181,41 @@ def test_the_default_source_must_be_a_checkout(monkeypatch, tmp_path):
         release.default_source()
     (tmp_path / "notebooks").mkdir()
     assert release.default_source() == tmp_path.resolve()
+
+
+def _full_disk_after(monkeypatch, writes: int) -> None:
+    """Make every Path.write_bytes after the first ``writes`` fail as on a full disk."""
+    real, done = Path.write_bytes, []
+
+    def write_bytes(self, data):
+        if len(done) >= writes:
+            real(self, data[: len(data) // 2])  # a truncated file, as a full disk leaves
+            raise OSError(28, "No space left on device")
+        done.append(self)
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["new", "overwrite"])
+def test_a_write_error_part_way_leaves_no_half_edition(tmp_path, monkeypatch, overwrite):
+    out = tmp_path / "student"
+    if overwrite:
+        release.build(out, ["sgd"], source=REPO)
+    before = tree(out) if overwrite else None
+    count = len(release.render(REPO, release.selected(["adam"])))
+    _full_disk_after(monkeypatch, writes=count // 2)
+    with pytest.raises(release.ReleaseError, match="No space left on device.*nothing was changed"):
+        release.build(out, ["adam"], source=REPO, overwrite=overwrite)
+    if overwrite:
+        assert tree(out) == before  # the earlier edition, byte for byte
+    else:
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["student"] if overwrite else [])
+
+
+def test_the_command_reports_a_write_error_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    _full_disk_after(monkeypatch, writes=3)
+    assert cli.main(["release", str(tmp_path / "student"), "--source", str(REPO)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -39,8 +39,8 @@ def cell_lines(nb: dict, with_outputs: bool) -> list[str]:
 def solution_lines(source: Path, released: list[str]) -> set[str]:
     """Stripped, non-trivial region lines that the source has nowhere outside a region."""
     inside, outside = set(), set()
-    for rel in release._walk(source, "bpkit"):
-        if not (rel.endswith(".py") and release._matches(rel, release.SHIP)):
+    for rel in release.walk(source, "bpkit"):
+        if not (rel.endswith(".py") and release.matches(rel, release.SHIP)):
             continue
         text = (source / rel).read_text(encoding="utf-8")
         lines = text.split("\n")
@@ -101,11 +101,13 @@ def withheld(source: Path) -> list[str]:
     """Files of the source that must never ship: grading tooling, hidden checks, other tests."""
     tooling = [
         rel
-        for rel in release._walk(source, "bpkit")
-        if rel.startswith(release.TOOLING) and not release._matches(rel, release.SHIP)
+        for rel in release.walk(source, "bpkit")
+        if rel.startswith(release.TOOLING) and not release.matches(rel, release.SHIP)
     ]
     tests = [
-        rel for rel in release._walk(source, "tests") if not rel.startswith("tests/exercises/")
+        rel
+        for rel in release.walk(source, "tests")
+        if not rel.startswith("tests/exercises/") and rel not in release.NBVAL_FILES
     ]
     return tooling + tests
 

@@ -35,8 +35,9 @@ def write_source(root, notebooks, extra=()):
     folder.mkdir(parents=True, exist_ok=True)
     for name, nb in notebooks.items():
         nbformat.write(nb, folder / name)
-    for name in extra:
-        (folder / name).write_text("[regex1]\nregex: \\d+\nreplace: N\n")
+    for rel in extra:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("regex: \\d+\nreplace: N\n")
     return root
 
 
@@ -96,13 +97,15 @@ def test_json_is_written_one_way_whatever_the_input_layout(tmp_path):
     assert cells_of(data)[0]["source"] == ["x = 1\n", "y = 2"]
 
 
-def test_sanitizer_files_ship_and_nothing_else(tmp_path):
+def test_notebooks_and_the_sanitizer_ship_and_nothing_else(tmp_path):
+    # notebooks/ holds only notebooks; the sanitizer lives in tests/, next to the public tests.
     nb = lab(code_cell("1 + 1"))
-    root = write_source(tmp_path, {"lab.ipynb": nb}, extra=["nbval_sanitize.cfg"])
+    extra = ["tests/nbval_sanitize.cfg", "notebooks/old_sanitize.cfg"]
+    root = write_source(tmp_path, {"lab.ipynb": nb}, extra=extra)
     (root / "notebooks" / "scratch.txt").write_text("notes\n")
     (root / "notebooks" / "sub").mkdir()
     nbformat.write(nb, root / "notebooks" / "sub" / "draft.ipynb")
-    assert sorted(render(root)) == ["notebooks/lab.ipynb", "notebooks/nbval_sanitize.cfg"]
+    assert sorted(render(root)) == ["notebooks/lab.ipynb", "tests/nbval_sanitize.cfg"]
 
 
 def test_a_marker_error_in_a_notebook_names_cell_and_line(tmp_path):

@@ -33,7 +33,7 @@ def files():
         "bpkit/optim.py": b"",
         "bpkit/solver.py": b"",
         "notebooks/intro.ipynb": b"{}",
-        "notebooks/nbval_sanitize.cfg": b"",
+        "tests/nbval_sanitize.cfg": b"",
     }
     release.project_files(REPO, RELEASED, rendered)
     return {rel: data.decode("utf-8") for rel, data in rendered.items()}
@@ -71,7 +71,7 @@ def test_readme_gives_install_self_check_notebook_check_and_hand_in(files):
         "python -m pytest -m affine",
         (
             "python -m pytest --nbval --nbval-current-env notebooks "
-            "--nbval-sanitize-with notebooks/nbval_sanitize.cfg"
+            "--nbval-sanitize-with tests/nbval_sanitize.cfg"
         ),
         "bpkit collect",
     ):

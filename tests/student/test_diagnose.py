@@ -306,3 +306,22 @@ def test_a_missing_return_gets_a_likely_cause():
     shape = report_for(ValueError("rel_error: expected arrays of one shape, got () and (2, 3)"))
     assert "wrong shape, or is None" in shape.sections[0][1]
     assert report_for(ValueError("other")).sections == []
+
+
+def test_a_nan_scalar_is_called_so_and_gets_the_nan_hint():
+    text = diagnose.mismatch(
+        "softmax_loss: loss", np.float64("inf"), 1.2, nan_hint=diagnose.SOFTMAX_NO_SHIFT
+    )
+    assert "got inf: NaN or inf instead of a number" in text
+    assert "entries" not in text
+    assert text.endswith("likely cause: " + diagnose.SOFTMAX_NO_SHIFT)
+
+
+def test_a_scalar_shows_got_and_expected_in_full():
+    text = diagnose.mismatch("loss", 1.0 + 3e-9, 1.0, [("the L2 term without 0.5", 1.5)])
+    assert "got 1.000000003, expected 1.0" in text
+    assert "likely cause" not in text
+    text = diagnose.mismatch("loss", 1.5, 1.0, [(diagnose.L2_WITHOUT_HALF, 1.5)])
+    assert text.endswith(
+        "likely cause: the L2 term is 0.5 * reg * sum(W**2) (its gradient is reg * W)"
+    )

@@ -19,6 +19,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -38,6 +39,19 @@ RUNTIME_DIR = Path(runtime.__file__).parent
 RUNTIME_MODULES = tuple(sorted(p.name for p in RUNTIME_DIR.glob("*.py") if p.name != "__init__.py"))
 STARTUP_SECONDS = 60.0
 MAX_FILES = 10_000
+# Largest reply the grader reads from a worker: checks fetch small arrays, so a reply
+# this big is an attack; refused from its header, before its bytes are read.
+REPLY_LIMIT = 32 * 2**20
+# Texts a worker sends (exception messages, tracebacks) are clipped here too, whatever
+# the worker side did.
+MAX_TEXT = 2000
+# The disk watch runs after every reply and at least this often while a call runs.
+DISK_CHECK_SECONDS = 0.1
+# A worker holding more than DISK_HOLD_MB (its copy is under 1 MiB) is stopped when the
+# temporary filesystem has less than DISK_RESERVE_MB left, so that the submission filling
+# the disk is stopped before the others' copies run out of room.
+DISK_RESERVE_MB = 64
+DISK_HOLD_MB = 8
 
 
 class WorkerDied(Exception):
@@ -147,6 +161,7 @@ class Worker:
         self._output.start()
         self._buf = bytearray()
         self._dead = False
+        self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
         config = {
             "limits": limits.as_dict(),
             "read": paths["read"] + [str(runtime_dir)],
@@ -162,8 +177,8 @@ class Worker:
         if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
             self._stop()
             raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
-        self.confinement: list[str] = [str(line) for line in reply[1]]
-        self.missing: list[str] = [str(name) for name in reply[2]]
+        self.confinement: list[str] = [clip(str(line)) for line in reply[1]][:16]
+        self.missing: list[str] = [clip(str(name)) for name in reply[2]][:16]
 
     # -- protocol
     def request(self, message: tuple, what: str) -> object:
@@ -173,6 +188,7 @@ class Worker:
         deadline = time.monotonic() + self.limits.timeout
         self._send(message, deadline, what)
         reply = self._receive(deadline, what)
+        self._check_disk(what)
         if type(reply) is not tuple or not reply or type(reply[0]) is not str:
             self._stop()
             raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
@@ -180,10 +196,10 @@ class Worker:
         if tag == "ok" and len(reply) == 2:
             return reply[1]
         if tag == "raised" and len(reply) == 4:
-            name, text, frames = (str(x) for x in reply[1:])
-            raise StudentError(f"{what} raised {name}: {text}", frames)
+            name, text, frames = (clip(str(x)) for x in reply[1:])
+            raise StudentError(f"{what} raised {clip(name, 200)}: {text}", frames)
         if tag in ("refused", "missing") and len(reply) == 2:
-            raise StudentError(str(reply[1]))
+            raise StudentError(clip(str(reply[1])))
         self._stop()
         raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
 
@@ -206,7 +222,7 @@ class Worker:
             while True:
                 if need is None and len(self._buf) >= 8:
                     try:
-                        need = 8 + wire.frame_length(bytes(self._buf[:8]))
+                        need = 8 + wire.frame_length(bytes(self._buf[:8]), REPLY_LIMIT)
                     except wire.WireError as exc:
                         self._stop()
                         raise WorkerDied(f"during {what}: {exc}; stopped the worker") from None
@@ -214,12 +230,14 @@ class Worker:
                     payload = bytes(self._buf[8:need])
                     del self._buf[:need]
                     try:
-                        return wire.decode(payload)
+                        return wire.decode(payload, deadline=deadline)
                     except wire.WireError as exc:
                         self._stop()
                         raise WorkerDied(f"garbled reply during {what} ({exc})") from None
-                if not sel.select(self._left(deadline, what)):
+                ready = sel.select(self._left(deadline, what))
+                if time.monotonic() >= self._next_disk_check:
                     self._check_disk(what)
+                if not ready:
                     continue
                 try:
                     chunk = os.read(self._res_r, 2**20)
@@ -237,36 +255,48 @@ class Worker:
                 f"{what} did not finish within {self.limits.timeout:g} s (wall clock); "
                 "the worker was stopped"
             )
-        return min(left, 1.0)
+        return min(left, DISK_CHECK_SECONDS)
 
     def _check_disk(self, what: str) -> None:
         """Stop a worker that fills its copy (RLIMIT_FSIZE bounds one file, not how many).
 
-        The worker may create, delete or rename anything in its copy while this walks it,
-        so an entry can vanish or become unreadable between listing and ``stat``: such an
-        entry is skipped (it is counted again on the next round if it comes back).
+        Counted: every file in the copy, and the files the worker deleted but still holds
+        open or mapped (seen in ``/proc/<pid>``). A worker whose open files the grader cannot
+        see is stopped too, as is one that grew its copy while the temporary filesystem
+        is nearly full (see :data:`DISK_RESERVE_MB`).
         """
-        used, count, stack = 0, 0, [str(self.run_dir)]
-        while stack and count <= MAX_FILES:
-            try:
-                with os.scandir(stack.pop()) as entries:
-                    for entry in entries:
-                        count += 1
-                        try:
-                            if entry.is_dir(follow_symlinks=False):
-                                stack.append(entry.path)
-                            else:
-                                used += entry.stat(follow_symlinks=False).st_blocks * 512
-                        except OSError:
-                            continue
-            except OSError:
-                continue
+        self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
+        used, count = _tree_usage(self.run_dir)
+        try:
+            used += _deleted_but_held(self.proc.pid)
+        except PermissionError:
+            if self.proc.poll() is None:
+                self._stop()
+                raise WorkerDied(
+                    f"during {what} the grader could not see the worker's open files "
+                    "(/proc refused); the worker was stopped"
+                ) from None
         if count > MAX_FILES or used > self.limits.disk_mb * 2**20:
             self._stop()
             raise WorkerDied(
                 f"during {what} the submission wrote more than {self.limits.disk_mb} MiB or "
                 f"{MAX_FILES} files to disk; the worker was stopped"
             )
+        if self._disk_full(used):
+            self._stop()
+            raise WorkerDied(
+                f"during {what} the temporary filesystem had less than {DISK_RESERVE_MB} MiB "
+                f"left and the submission held {used // 2**20} MiB of it; the worker was stopped"
+            )
+
+    def _disk_full(self, used: int) -> bool:
+        if used <= DISK_HOLD_MB * 2**20:
+            return False
+        try:
+            fs = os.statvfs(self.run_dir)
+        except OSError:
+            return False
+        return fs.f_bavail * fs.f_frsize < DISK_RESERVE_MB * 2**20
 
     def _died(self, what: str):
         try:
@@ -330,6 +360,75 @@ class Worker:
     def import_module(self, module: str) -> None:
         """Import a module of the submission (this runs its top-level code)."""
         self.request(("import", module), f"importing {exercises.MODULE_FILES.get(module, module)}")
+
+
+def clip(text: str, most: int = MAX_TEXT) -> str:
+    """``text`` cut to ``most`` characters, saying so."""
+    return text if len(text) <= most else text[:most] + f" [... {len(text) - most} more characters]"
+
+
+def _tree_usage(root: Path) -> tuple[int, int]:
+    """Bytes (allocated blocks) and entries under ``root``, walked without recursion.
+
+    The worker may create, delete or rename anything while this walks, so an entry can
+    vanish or become unreadable between listing and ``stat``: it is skipped then (and
+    counted again on the next round if it comes back). The walk stops past MAX_FILES.
+    """
+    used, count, stack = 0, 0, [str(root)]
+    while stack and count <= MAX_FILES:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            used += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return used, count
+
+
+def _deleted_but_held(pid: int) -> int:
+    """Bytes of deleted regular files that process ``pid`` still holds open or mapped.
+
+    Raises PermissionError when /proc does not show the process's descriptors; returns 0
+    when the process is gone.
+    """
+    held: dict[tuple[int, int], int] = {}
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    for fd in fds:
+        try:
+            if not os.readlink(f"{fd_dir}/{fd}").endswith(" (deleted)"):
+                continue
+            st = os.stat(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            held[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
+            maps = fh.readlines()
+    except (FileNotFoundError, ProcessLookupError):
+        maps = []
+    for line in maps:
+        # start-end perms offset dev inode path; a deleted file ends in " (deleted)".
+        parts = line.split(maxsplit=5)
+        if len(parts) < 6 or not parts[5].rstrip("\n").endswith(" (deleted)"):
+            continue
+        if parts[5].startswith(("/dev/zero", "/memfd:", "/SYSV")):
+            continue  # shared memory: bounded by the address-space limit, not on disk
+        start, end = (int(x, 16) for x in parts[0].split("-"))
+        key = (-1, int(parts[4]))
+        held[key] = held.get(key, 0) + end - start
+    return sum(held.values())
 
 
 def _split_dotted(dotted: str) -> tuple[str, str, str]:

@@ -3,10 +3,12 @@
 The edition is a self-contained folder a student installs with ``pip install -e .``:
 
 - ``bpkit/``: the package files named in :data:`SHIP`, with the solution regions of the
-  released exercises turned into stubs (:mod:`bpkit.assignments.release.markers`); the others keep
-  their reference code. Grading code and hidden checks are never in :data:`SHIP`.
+  released exercises turned into stubs (:mod:`.stubs`); the others keep their reference
+  code. Grading code and hidden checks are never in :data:`SHIP`.
 - ``notebooks/``: every ``*.ipynb`` with code regions stubbed and markdown answers blanked
-  (stored outputs kept, the student compares against them), and the nbval sanitizer files.
+  (stored outputs kept, the student compares against them), and nothing else: the folder a
+  learner browses in JupyterLab holds only notebooks.
+- ``tests/nbval_sanitize.cfg``: the nbval sanitizer that checking the notebooks uses.
   Notebook regions are stubbed in every release, whatever ``--exercises`` says: notebook
   cells are course work, not graded exercises (the grader reads only the modules), so no
   notebook region belongs to an exercise and none keeps its reference text.
@@ -15,7 +17,10 @@ The edition is a self-contained folder a student installs with ``pip install -e 
   (:mod:`.student_files`).
 
 The whole edition is rendered in memory first, in the order of :data:`STEPS`, and written
-only when every step succeeded, so a marker error leaves nothing half-written. Walks are
+only when every step succeeded, so a marker error leaves nothing half-written; it is written
+to a temporary folder beside the target and renamed into place, so a write error leaves no
+half edition either, and ``--overwrite`` replaces an earlier edition only once the new one
+is complete. Walks are
 sorted, nothing reads a clock and notebook JSON is written one canonical way, so the same
 source gives byte-identical editions.
 """
@@ -23,11 +28,13 @@ source gives byte-identical editions.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 try:
@@ -35,8 +42,14 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser ships as the tomli package
     import tomli as tomllib
 
-import bpkit
 from bpkit.assignments.release import markers, nbfiles, stubs, student_files
+from bpkit.assignments.release.source import (
+    ReleaseError,
+    default_source,
+    matches,
+    selected,
+    walk,
+)
 from bpkit.assignments.student import collect
 from bpkit.assignments.student import exercises as registry
 
@@ -61,64 +74,10 @@ SHIP: tuple[str, ...] = (
 )
 # Everything else under this folder is tooling (release, grading, hidden checks): withheld.
 TOOLING = "bpkit/assignments/"
-NOTEBOOK_FILES = ("notebooks/*.ipynb", "notebooks/*.cfg")
+NOTEBOOK_FILES = ("notebooks/*.ipynb",)
+# nbval's settings for checking the notebooks, kept out of notebooks/.
+NBVAL_FILES = ("tests/nbval_sanitize.cfg",)
 PUBLIC_TESTS = ("tests/exercises/*.py",)
-_SKIP_NAMES = ("__pycache__", "*.pyc", ".*", "*.egg-info")
-
-
-class ReleaseError(ValueError):
-    """The source cannot be released as asked; the message says what and where."""
-
-
-def _matches(rel: str, patterns: Iterable[str]) -> bool:
-    parts = rel.split("/")
-    for pattern in patterns:
-        pat = pattern.split("/")
-        if len(pat) == len(parts) and all(
-            fnmatchcase(a, b) for a, b in zip(parts, pat, strict=True)
-        ):
-            return True
-    return False
-
-
-def _walk(root: Path, folder: str) -> list[str]:
-    """Relative paths of the files under ``root/folder``, sorted, caches and dotfiles left out."""
-    found = []
-    for path in sorted((root / folder).rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if any(_matches(part, _SKIP_NAMES) for part in rel.split("/")) or not path.is_file():
-            continue
-        found.append(rel)
-    return found
-
-
-def default_source() -> Path:
-    """The repository root above the imported ``bpkit`` package (an editable install)."""
-    root = Path(bpkit.__file__).resolve().parent.parent
-    if not (root / "notebooks").is_dir():
-        raise ReleaseError(
-            f"cannot find the course source: bpkit is imported from {root / 'bpkit'}, but "
-            f"{root / 'notebooks'} does not exist; expected a repository checkout installed "
-            "with `pip install -e .`, or pass the repository root as --source"
-        )
-    return root
-
-
-def selected(names: Iterable[str] | None) -> list[str]:
-    """Check exercise names against the registry; None means all of them."""
-    if names is None:
-        return [ex.name for ex in registry.EXERCISES]
-    chosen = []
-    for name in names:
-        try:
-            chosen.append(registry.get(name).name)
-        except KeyError as exc:
-            raise ReleaseError(exc.args[0]) from None
-    if not chosen:
-        raise ReleaseError("--exercises: expected at least one exercise name, got none")
-    return sorted(set(chosen), key=[ex.name for ex in registry.EXERCISES].index)
-
-
 # --- steps: each takes the source root, the released names and the files rendered so far ---
 
 Files = dict[str, bytes]
@@ -127,7 +86,7 @@ Files = dict[str, bytes]
 def package(source: Path, released: list[str], files: Files) -> None:
     """Ship the allow-listed package files, stubbing the released exercises' regions."""
     found: dict[str, list[stubs.OwnedRegion]] = {}
-    for rel in _walk(source, "bpkit"):
+    for rel in walk(source, "bpkit"):
         if _ships(rel):
             files[rel] = _render_package_file(source, rel, released, found)
     for name in released:
@@ -136,7 +95,7 @@ def package(source: Path, released: list[str], files: Files) -> None:
 
 def _ships(rel: str) -> bool:
     """Whether a package file ships; tooling does not, and a file on neither list is an error."""
-    if _matches(rel, SHIP):
+    if matches(rel, SHIP):
         return True
     if rel.startswith(TOOLING):
         return False
@@ -171,15 +130,15 @@ def _check_regions(ex: registry.Exercise, found: dict[str, list[stubs.OwnedRegio
 
 
 def notebooks(source: Path, released: list[str], files: Files) -> None:
-    """Ship the notebooks with regions stubbed or blanked, and the nbval sanitizer files.
+    """Ship the notebooks with regions stubbed or blanked, and the nbval sanitizer.
 
     Every region is stubbed or blanked and ``released`` is not read: notebook cells are
     course work, not graded exercises, so none of them belongs to an exercise.
     """
     if not (source / "notebooks").is_dir():
         return
-    for rel in _walk(source, "notebooks"):
-        if not _matches(rel, NOTEBOOK_FILES):
+    for rel in walk(source, "notebooks"):
+        if not matches(rel, NOTEBOOK_FILES):
             continue
         raw = (source / rel).read_bytes()
         if rel.endswith(".ipynb"):
@@ -188,12 +147,15 @@ def notebooks(source: Path, released: list[str], files: Files) -> None:
             except nbfiles.NotebookError as exc:
                 raise ReleaseError(str(exc)) from None
         files[rel] = raw
+    for rel in NBVAL_FILES:
+        if (source / rel).is_file():
+            files[rel] = (source / rel).read_bytes()
 
 
 def public_tests(source: Path, released: list[str], files: Files) -> None:
     """Ship the public tests, and check that every released exercise has its file."""
-    for rel in _walk(source, "tests/exercises"):
-        if _matches(rel, PUBLIC_TESTS):
+    for rel in walk(source, "tests/exercises"):
+        if matches(rel, PUBLIC_TESTS):
             files[rel] = (source / rel).read_bytes()
     for name in released:
         rel = registry.get(name).public_tests
@@ -201,14 +163,31 @@ def public_tests(source: Path, released: list[str], files: Files) -> None:
             raise ReleaseError(f"exercise {name}: no public tests; expected {rel}")
 
 
+def _notebook_needs(files: Files) -> dict[str, list[str]]:
+    """Notebook path -> the exercises its first cell says it needs."""
+    needs = {}
+    for rel, data in files.items():
+        if rel.startswith("notebooks/") and rel.endswith(".ipynb"):
+            cells = json.loads(data.decode("utf-8")).get("cells", [])
+            if cells:
+                first = cells[0].get("source", "")
+                text = first if isinstance(first, str) else "".join(first)
+                needs[rel] = student_files.notebook_exercises(text)
+    return needs
+
+
 def project_files(source: Path, released: list[str], files: Files) -> None:
     """README, pyproject.toml, environment.yml and the edition manifest."""
     project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
-    shipped_notebooks = sorted(rel for rel in files if rel.startswith("notebooks/"))
+    shipped_notebooks = sorted(
+        rel for rel in files if rel.startswith("notebooks/") or rel in NBVAL_FILES
+    )
     submitted = sorted(rel for rel in files if collect.is_submitted(rel))
     version = project["project"]["version"]
     texts = {
-        "README.md": student_files.readme(released, shipped_notebooks, submitted),
+        "README.md": student_files.readme(
+            released, shipped_notebooks, submitted, _notebook_needs(files)
+        ),
         "pyproject.toml": student_files.pyproject(project),
         "environment.yml": student_files.environment_yml(project),
         collect.MANIFEST: student_files.manifest(released, version, submitted),
@@ -252,7 +231,6 @@ def _prepare(out: Path, source: Path, overwrite: bool) -> None:
                 f"{out}: the folder exists and is not empty; expected a new folder "
                 "(or an earlier edition, with --overwrite)"
             )
-        shutil.rmtree(out)
 
 
 @dataclass(frozen=True)
@@ -319,11 +297,46 @@ def write_edition(
     except markers.MarkerError as exc:
         raise ReleaseError(str(exc)) from None
     _prepare(out, root, overwrite)
-    for rel, data in files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    _write_atomically(out, files)
     return Edition(out, tuple(released), tuple(files))
+
+
+def _write_atomically(out: Path, files: Files) -> None:
+    """Write ``files`` into a temporary folder beside ``out``, then rename it to ``out``.
+
+    ``out`` is either absent, empty, or an earlier edition (checked by ``_prepare``). Until
+    the new edition is complete nothing at ``out`` changes: a write error part way (a full
+    disk, a quota) removes the temporary folder and leaves ``out`` as it was. An earlier
+    edition is moved aside, the new one renamed in, and only then the old one deleted.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    old = None
+    try:
+        for rel, data in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # mkdtemp made it private
+        if out.exists() and any(out.iterdir()):
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old)  # an empty folder is replaced by rename itself
+        try:
+            os.replace(staging, out)
+        except OSError:
+            if old is not None:
+                os.replace(old, out)
+                old = None
+            raise
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ReleaseError(
+            f"{out}: could not write the edition ({exc}); nothing was changed there"
+        ) from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bpkit.assignments.release import markers, nbfiles, stubs
-from bpkit.assignments.release.edition import ReleaseError, default_source, selected
+from bpkit.assignments.release.source import ReleaseError, default_source, selected
 from bpkit.assignments.student import collect
 from bpkit.assignments.student import exercises as registry
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bpkit.assignments.student import exercises
 
-SANITIZE_FILE = "notebooks/nbval_sanitize.cfg"
+SANITIZE_FILE = "tests/nbval_sanitize.cfg"
 
 
 def _toml_str(value: str) -> str:
@@ -134,7 +134,9 @@ def _pytest_table() -> list[str]:
         "",
         "[tool.pytest.ini_options]",
         # nbreply fails a notebook cell whose error was hidden; it is idle without --nbval.
-        'addopts = "--strict-markers -ra -p bpkit.assignments.student.nbreply"',
+        # progress ends a run of the public tests with one table of the exercises.
+        'addopts = "--strict-markers -ra -p bpkit.assignments.student.nbreply '
+        '-p bpkit.assignments.student.progress"',
         'testpaths = ["tests"]',
         f"markers = {_toml_list(exercises.pytest_markers())}",
     ]
@@ -174,6 +176,44 @@ def manifest(released: Sequence[str], version: str, submitted: Sequence[str]) ->
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
+# The line of a notebook's first cell that names the exercises it needs, e.g.
+# "**Exercises it needs:** `affine`, `relu` (in `bpkit/layers.py`)".
+NEEDS_LINE = re.compile(r"^\*\*Exercises it needs:\*\* (.*)$", re.MULTILINE)
+
+
+def notebook_exercises(first_cell: str) -> list[str]:
+    """The exercises a notebook's first cell says it needs, in the order it names them.
+
+    Only names before `` (in `` count, and only names of the registry.
+    """
+    found = NEEDS_LINE.search(first_cell)
+    if not found:
+        return []
+    names = re.findall(r"`(\w+)`", found.group(1).split(" (in ")[0])
+    return [n for n in names if n in exercises.BY_NAME]
+
+
+def check_command(names: Sequence[str]) -> str:
+    """The command that runs the public tests of ``names``."""
+    if len(names) == 1:
+        return f"python -m pytest -m {names[0]}"
+    return f'python -m pytest -m "{" or ".join(names)}"'
+
+
+def _notebook_table(notebooks: Sequence[str], needs: Mapping[str, Sequence[str]]) -> str:
+    rows = ["| notebook | exercises it needs | check them with |", "|---|---|---|"]
+    for nb in notebooks:
+        if not nb.endswith(".ipynb"):
+            continue
+        names = list(needs.get(nb, ()))
+        if names:
+            listed = ", ".join(f"`{n}`" for n in names)
+            rows.append(f"| `{nb}` | {listed} | `{check_command(names)}` |")
+        else:
+            rows.append(f"| `{nb}` | none: its exercises are cells of the notebook | run it |")
+    return "\n".join(rows)
+
+
 def _exercise_rows(released: Sequence[str]) -> list[str]:
     """One table row per released exercise, in registry order."""
     return [
@@ -184,25 +224,34 @@ def _exercise_rows(released: Sequence[str]) -> list[str]:
     ]
 
 
-def _notebook_section(notebooks: Sequence[str]) -> str:
-    """The notebooks shipped and the command that checks their outputs."""
+def _notebook_section(notebooks: Sequence[str], needs: Mapping[str, Sequence[str]]) -> str:
+    """The notebooks shipped, what each needs, and the command that checks their outputs."""
     nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
     if SANITIZE_FILE in notebooks:
         nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
-    nb_list = "\n".join(f"- `{nb}`" for nb in notebooks if nb.endswith(".ipynb"))
-    if not nb_list:
+    if not any(nb.endswith(".ipynb") for nb in notebooks):
         return "This edition has no notebooks."
-    return f"""{nb_list}
+    return f"""Each notebook runs the exercises it needs: write them in `bpkit/`, check
+them with the command in the table, then run the notebook.
 
-Open them with `jupyter lab notebooks`. They keep the outputs of a reference run; once
-your code is in, check that your notebooks reproduce them:
+{_notebook_table(notebooks, needs)}
+
+The notebooks keep the outputs of a reference run: they show what each cell prints once
+the code is right. An edit to `bpkit/*.py` counts the next time you run a cell (the
+notebooks reload `bpkit`), no kernel restart needed. Once your code is in, check that your
+notebooks reproduce the stored outputs:
 
 ```
 {nb_check}
 ```"""
 
 
-def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequence[str]) -> str:
+def readme(
+    released: Sequence[str],
+    notebooks: Sequence[str],
+    submitted: Sequence[str],
+    needs: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """The student README: set up, check your work, the notebooks, hand in.
 
     Parameters
@@ -213,9 +262,11 @@ def readme(released: Sequence[str], notebooks: Sequence[str], submitted: Sequenc
         Paths of the notebooks shipped, relative to the edition root.
     submitted : sequence of str
         Paths that ``bpkit collect`` puts in ``submission.zip``.
+    needs : mapping, optional
+        Notebook path -> the exercises it needs (:func:`notebook_exercises`).
     """
     rows = _exercise_rows(released)
-    nb_section = _notebook_section(notebooks)
+    nb_section = _notebook_section(notebooks, needs or {})
     files = "\n".join(f"- `{path}`" for path in submitted)
     return f"""# bpkit, student edition
 
@@ -226,11 +277,27 @@ it takes and returns, with the shape of every array.
 
 ## Set up, once
 
+In this folder, make a virtual environment of its own and install the edition in it:
+
 ```
+python -m venv .venv
+source .venv/bin/activate
 python -m pip install -e ".[dev]"
 ```
 
-(With conda instead: `conda env create -f environment.yml`, then `conda activate bpkit`.)
+(On Windows the second line is `.venv\\Scripts\\activate`. With conda instead:
+`conda env create -f environment.yml`, then `conda activate bpkit`.) An environment of its
+own makes sure that `import bpkit` finds this folder, with your code, and not another copy
+of bpkit installed elsewhere. Activate it again (the second line) in every new terminal.
+
+## Work
+
+```
+jupyter lab
+```
+
+opens JupyterLab in this folder: `bpkit/` holds the modules you write (`layers.py`,
+`optim.py`, `models.py`), `notebooks/` the notebooks.
 
 ## Check your work
 
@@ -238,10 +305,12 @@ python -m pip install -e ".[dev]"
 python -m pytest
 ```
 
-runs the public tests of every exercise; `python -m pytest -m affine` runs one exercise's.
-A test of an exercise you have not started fails with "exercise ... is not implemented
-yet"; a wrong answer fails with the numbers and, where a usual mistake explains them, a
-hint. The grader runs more checks than these, so passing here is necessary, not sufficient.
+runs the public tests of every exercise and ends with a table of your progress: each
+exercise, how many of its public tests pass, and whether it is done, failing or not
+started. `python -m pytest -m affine` runs one exercise's tests and shows its failures in
+full (`python -m pytest --failures` shows all of them). A wrong answer fails with the
+numbers and, where a usual mistake explains them, a hint. The grader runs more checks than
+these, so passing here is necessary, not sufficient.
 
 | exercise | where | points | what |
 |---|---|---|---|

@@ -305,6 +305,139 @@ ATTACKS = [
     ),
 ]
 
+
+# Attacks on the grader's limits. Disk space is taken by writing 60 MiB at a time; forged
+# replies go straight to the reply descriptor (argv[2] of the worker); an attempt that the
+# sandbox should refuse answers honestly if it is allowed, so that a hole scores more than
+# the stubs; nothing is ever signalled, and a priority or scheduling setting is only ever
+# written back unchanged.
+_RESERVE = (
+    "def _reserve(name):\n"
+    "    import os\n"
+    "    fd = os.open(name, os.O_CREAT | os.O_RDWR, 0o600)\n"
+    "    os.write(fd, bytes(60 * 2**20))\n"
+    "    return fd\n\n\n"
+)
+_FORGE = (
+    "def _forge(payload):\n"
+    "    import os, struct, sys\n"
+    "    os.write(int(sys.argv[2]), struct.pack('<Q', len(payload)) + payload)\n\n\n"
+)
+_ALL_REFUSED = (
+    "blocked = []\n"
+    "for attempt in attempts:\n"
+    "    try:\n"
+    "        attempt()\n"
+    "    except PermissionError:\n"
+    "        blocked.append(attempt)\n"
+    "if len(blocked) == len(attempts):\n"
+    "    raise PermissionError(f'all {len(attempts)} attempts refused')"
+)
+LIMIT_ATTACKS = [
+    Hostile(
+        "fast disk writes",
+        OPTIM,
+        # 5 x 60 MiB in one quick call: each file under the 64 MiB file limit, together
+        # over the 256 MiB disk limit; the check after the reply sees it at the latest.
+        _RESERVE + _before_sgd("import os\nfor i in range(5):\n    os.close(_reserve(f'big{i}'))"),
+        ("sgd",),
+    ),
+    Hostile(
+        "deleted files held open",
+        OPTIM,
+        _RESERVE
+        + "_held = []\n\n\n"
+        + _before_sgd(
+            "import os\nfor i in range(5):\n    _held.append(_reserve(f'gone{i}'))\n"
+            "    os.unlink(f'gone{i}')"
+        ),
+        ("sgd",),
+    ),
+    Hostile(
+        "a forged huge reply",
+        OPTIM,
+        # Announces 200 MiB: refused from the header (a grader reading it would wait).
+        _before_sgd(
+            "import os, struct, sys\nos.write(int(sys.argv[2]), struct.pack('<Q', 200 * 2**20))"
+        ),
+        ("sgd",),
+    ),
+    Hostile(
+        "a forged huge error reply",
+        OPTIM,
+        # An error reply with 4 MB texts, past the worker's own clipping.
+        _FORGE
+        + _before_sgd(
+            "import struct\n"
+            "text = b'x' * 4_000_000\n"
+            "part = b'S' + struct.pack('<I', len(text)) + text\n"
+            "head = b'U\\x04\\x00\\x00\\x00S\\x06\\x00\\x00\\x00raised'\n"
+            "_forge(head + b'S\\x0b\\x00\\x00\\x00ForgedError' + part * 2)"
+        ),
+        ("sgd",),
+    ),
+    Hostile(
+        "a deeply nested reply",
+        OPTIM,
+        _FORGE + _before_sgd("_forge(b'L\\x01\\x00\\x00\\x00' * 100_000 + b'N')"),
+        ("sgd",),
+    ),
+    Hostile(
+        "F_SETOWN and F_SETSIG",
+        OPTIM,
+        _before_sgd(
+            "import fcntl, os, signal, struct\n"
+            "r, w = os.pipe()\n"
+            "parent = os.getppid()\n"
+            "attempts = [\n"
+            "    lambda: fcntl.fcntl(r, fcntl.F_SETOWN, parent),\n"
+            "    lambda: fcntl.fcntl(r, 15, struct.pack('ii', 1, parent)),  # F_SETOWN_EX\n"
+            "    lambda: fcntl.fcntl(r, 10, signal.SIGKILL),  # F_SETSIG\n"
+            "    lambda: fcntl.ioctl(r, 0x8901, struct.pack('i', parent)),  # FIOSETOWN\n"
+            "]\n" + _ALL_REFUSED
+        ),
+        ("sgd",),
+    ),
+    Hostile(
+        "setpriority on the grader",
+        OPTIM,
+        _before_sgd(
+            "import os\n"
+            "parent = os.getppid()\n"
+            "nice = os.getpriority(os.PRIO_PROCESS, parent)\n"
+            "attempts = [\n"
+            "    lambda: os.setpriority(os.PRIO_PROCESS, parent, nice),\n"
+            "    lambda: os.setpriority(os.PRIO_PGRP, 4_000_000, 19),\n"
+            "    lambda: os.setpriority(os.PRIO_USER, 4_000_000, 19),\n"
+            "]\n" + _ALL_REFUSED
+        ),
+        ("sgd",),
+    ),
+    Hostile(
+        "sched_* on the grader",
+        OPTIM,
+        _before_sgd(
+            "import ctypes, os\n"
+            "parent = os.getppid()\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "policy, param = os.sched_getscheduler(parent), os.sched_getparam(parent)\n"
+            "cpus, ioprio = os.sched_getaffinity(parent), libc.syscall(252, 1, parent)\n\n"
+            "def syscall(*args):\n"
+            "    if libc.syscall(*args) < 0:\n"
+            "        raise OSError(ctypes.get_errno(), 'refused')\n\n"
+            "attempts = [\n"
+            "    lambda: os.sched_setaffinity(parent, cpus),\n"
+            "    lambda: os.sched_setscheduler(parent, policy, param),\n"
+            "    lambda: os.sched_setparam(parent, param),\n"
+            "    lambda: syscall(314, 4_000_000, ctypes.create_string_buffer(56), 0),  # setattr\n"
+            "    lambda: syscall(251, 1, parent, ioprio),  # ioprio_set\n"
+            "]\n" + _ALL_REFUSED
+        ),
+        ("sgd",),
+    ),
+]
+ATTACKS += LIMIT_ATTACKS
+
 FORGE_RESULTS = Hostile(
     "write results.json and files elsewhere",
     OPTIM,

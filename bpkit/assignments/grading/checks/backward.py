@@ -11,15 +11,20 @@ The rule, the same for every backward (affine, ReLU, convolution, max pooling):
    ``x`` for ReLU, ``(x, w, b, conv_param)`` for the convolution, ``(x, pool_param)`` for
    pooling), built in the worker from the same inputs. So a correct backward scores even
    when the forward is unfinished or belongs to an exercise not done yet.
-3. Each exercise also has one small "pair" check that runs the forward and then the
+3. An exercise that holds both a forward and its backward (affine, ReLU, max pooling)
+   also has one small "pair" check that runs the forward, checks its output, and then the
    backward on the forward's own cache, with no fallback: it scores only when the two
-   work together.
+   work together, and its tags name both. ``conv_backward`` has none: the convolution's
+   forward is another exercise, whose mistakes must not cost this one.
 
 Every backward call also checks that ``dout`` and the arrays in the cache come back exactly
 as they were: a backward must not modify its inputs (an upstream layer may still need them).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -30,7 +35,18 @@ from bpkit.assignments.grading.worker_client import Remote, StudentError, Worker
 LAYERS = "bpkit.layers"
 
 
-def cache_for(worker: Worker, forward: str, args: tuple, layout: object) -> tuple[Remote, object]:
+@contextmanager
+def on_case(label: str) -> Iterator[None]:
+    """Name the input geometry in the message when the submission raises on it."""
+    try:
+        yield
+    except StudentError as exc:
+        raise StudentError(f"{exc} (on the case: {label})", exc.where) from None
+
+
+def cache_for(
+    worker: Worker, forward: str, args: tuple, layout: object, exact: bool = False
+) -> tuple[Remote, object]:
     """The cache a backward is graded with (rules 1 and 2 above), and its content.
 
     Parameters
@@ -43,6 +59,11 @@ def cache_for(worker: Worker, forward: str, args: tuple, layout: object) -> tupl
     layout : object
         The same inputs in the edition's cache layout, sent to the worker if the forward
         gives no cache.
+    exact : bool
+        Also use ``layout`` when the forward's cache differs from it in any way (the
+        forward belongs to another exercise, and the edition builds its cache outside the
+        solution region, so only a mistake there -- such as writing into ``x`` -- makes it
+        differ; that mistake must not cost the backward's exercise).
 
     Returns
     -------
@@ -53,9 +74,12 @@ def cache_for(worker: Worker, forward: str, args: tuple, layout: object) -> tupl
     """
     try:
         res = worker.function(f"{LAYERS}.{forward}")(*args)
-        return res[1], res[1].get()
+        content = res[1].get()
+        if not exact or wire.encode(content) == wire.encode(layout):
+            return res[1], content
     except StudentError:
-        return worker.put(layout, "the cache"), layout
+        pass
+    return worker.put(layout, "the cache"), layout
 
 
 def own_cache(worker: Worker, forward: str, args: tuple) -> tuple[Remote, object]:

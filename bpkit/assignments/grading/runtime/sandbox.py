@@ -10,8 +10,9 @@ it afterwards:
   submission; with ABI 4+ it may not open TCP connections, with ABI 6+ it may not signal
   processes outside its own sandbox (the grader) nor reach abstract unix sockets;
 - seccomp (x86-64): no new processes (threads are fine), no sockets, no ``ptrace``, no
-  ``execve``, no pidfds, no signals to any process but itself, no changing resource limits,
-  no namespaces or mounts;
+  ``execve``, no pidfds, no signals to any process but itself (nor files set to signal
+  one later: ``F_SETOWN``, ``F_SETSIG``), no priority or scheduling changes but its own,
+  no changing resource limits, no namespaces or mounts;
 - running as root, it drops every capability first.
 
 A layer the machine cannot apply (no Landlock in the kernel, no seccomp filter for this
@@ -303,7 +304,10 @@ def seccomp() -> str:
         seccomp_filter.install(seccomp_filter.program(os.getpid()))
     except OSError as exc:
         raise Unavailable(f"the kernel refused the seccomp filter ({exc.strerror})") from None
-    return "seccomp (no processes, exec, sockets, ptrace or pidfds; signals only to itself)"
+    return (
+        "seccomp (no processes, exec, sockets, ptrace or pidfds; signals only to itself, "
+        "no file set to signal anyone; priority and scheduling of itself only)"
+    )
 
 
 def drop_capabilities() -> bool:

@@ -1,0 +1,50 @@
+"""Settings for the whole test run, the notebooks under nbval included (see pyproject.toml).
+
+It sits at the repository root, next to ``pyproject.toml``, so that pytest loads it for any
+path it is given (``tests``, ``notebooks`` or a single file), and so that ``notebooks/`` holds
+nothing but the notebooks.
+
+- **Backend.** The notebook kernels start with ``MPLBACKEND=Agg``, the setting of headless
+  servers and CI images where plots go nowhere. Each notebook's setup cell selects the inline
+  backend itself (``%matplotlib inline``), so its figures are stored and compared whatever the
+  environment says; running the notebooks this way on every run proves it.
+- **Font cache.** On a machine where matplotlib has never run, its first import builds a font
+  cache, and when that takes more than a few seconds it logs "Matplotlib is building the font
+  cache" to stderr. In a notebook kernel the message would become an output of the first cell
+  and fail the comparison. Importing the font manager here, in the pytest process, builds the
+  cache once before any kernel starts.
+"""
+
+import os
+from pathlib import Path
+
+import matplotlib.font_manager  # noqa: F401
+import pytest
+
+# Kernels inherit the environment of the pytest process that starts them.
+os.environ["MPLBACKEND"] = "Agg"
+
+# The quick subset, `python -m pytest -m "not integration"`: the numerics, the public tests and
+# the static checks of the notebooks. Everything that starts kernels, releases editions, runs
+# the grader, the benchmarks or the linter is marked here by where it lives, so that a new
+# test file in one of these places is marked too.
+INTEGRATION = (
+    "notebooks/",
+    "tests/grading/",
+    "tests/release/",
+    "tests/student/",
+    "tests/test_benchmarks.py",
+    "tests/test_notebook_kernel.py",
+    "tests/test_project.py",
+)
+ROOT = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            rel = Path(item.path).resolve().relative_to(ROOT).as_posix()
+        except ValueError:  # a file outside the repository: leave it alone
+            continue
+        if rel.startswith(INTEGRATION):
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,127 @@
+"""The progress table that ends ``python -m pytest`` in a student edition.
+
+One edition is released with every exercise as a stub, then worked on the way a learner
+would: ``affine`` and ``sgd`` done, ``relu`` written with a mistake in ``relu_backward``, the
+rest untouched. The edition's own pytest run must end with one table whose counts agree
+with the per-test outcomes pytest itself reports (``-rA``), and keep the tracebacks for when
+they are asked for.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from edition_runs import run_in
+
+from bpkit.assignments.release import edition as release
+from bpkit.assignments.release import fill
+from bpkit.assignments.student import exercises
+from bpkit.assignments.student.progress import Tally, status
+
+DONE = ("affine", "sgd")
+TABLE_ROW = re.compile(r"^(\w+) +(\d+)/(\d+)  (done|failing|not started)(?: \((.*)\))?$")
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("progress") / "edition"
+    release.write_edition(out)
+    fill.fill_stubs(out, exercises=[*DONE, "relu"])
+    layers = out / "bpkit" / "layers.py"
+    text = layers.read_text()
+    assert text.count("    dx = dout * (x > 0)\n") == 1
+    layers.write_text(text.replace("    dx = dout * (x > 0)\n", "    dx = dout * 1.0\n"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain(edition):
+    return run_in(edition, "-m", "pytest")
+
+
+@pytest.fixture(scope="module")
+def full(edition):
+    return run_in(edition, "-m", "pytest", "--failures", "-rA")
+
+
+@pytest.fixture(scope="module")
+def outcomes(full):
+    """exercise -> [passed, total], from pytest's own per-test report lines."""
+    proc = full
+    found = {ex.name: [0, 0] for ex in exercises.EXERCISES}
+    lines = re.findall(r"^(PASSED|FAILED) tests/exercises/test_(\w+)\.py::", proc.stdout, re.M)
+    for word, path in lines:
+        found[path][1] += 1
+        found[path][0] += word == "PASSED"
+    assert sum(t for _, t in found.values()) > 50, proc.stdout[-2000:]
+    return found
+
+
+def table(stdout: str) -> dict[str, tuple[int, int, str, str]]:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "your progress" in line)
+    rows = {}
+    for line in lines[start + 2 :]:
+        found = TABLE_ROW.match(line)
+        if not found:
+            break
+        name, passed, total, state, note = found.groups()
+        rows[name] = (int(passed), int(total), state, note or "")
+    return rows
+
+
+def test_one_table_ends_the_run_with_the_right_counts(plain, outcomes):
+    assert plain.returncode == 1, plain.stdout[-2000:]
+    out = plain.stdout
+    assert out.count("your progress") == 1
+    rows = table(out)
+    assert list(rows) == [ex.name for ex in exercises.EXERCISES]
+    for name, (passed, total, *_) in rows.items():
+        assert [passed, total] == outcomes[name], name
+    for name in DONE:
+        assert rows[name][2] == "done" and rows[name][0] == rows[name][1] > 0
+    passed, total, state, _ = rows["relu"]
+    assert state == "failing" and 0 < passed < total
+    for name in ("softmax_loss", "conv_forward", "max_pool", "adam", "convnet"):
+        assert rows[name][0] == 0 and rows[name][2] == "not started", name
+    # After the table only the hint and pytest's own count of failures and passes.
+    tail = out[out.index("your progress") :].splitlines()
+    assert re.fullmatch(r"=+ \d+ failed, \d+ passed in .*=+", tail[-1]), tail[-3:]
+    assert "python -m pytest -m relu" in out
+
+
+def test_a_plain_run_leaves_the_tracebacks_out(plain):
+    assert "FAILURES" not in plain.stdout
+    assert "short test summary" not in plain.stdout
+    assert len(plain.stdout.splitlines()) < 60, "one screen, not a wall of failures"
+
+
+def test_every_failure_in_full_with_the_flag(full):
+    assert "FAILURES" in full.stdout
+    assert "relu_backward: dx does not match" in full.stdout
+    assert full.stdout.count("your progress") == 1
+
+
+@pytest.mark.parametrize("ask", [["-m", "relu"], ["-v", "tests/exercises/test_relu.py"]])
+def test_failures_in_full_when_asking_about_one_exercise(edition, ask):
+    proc = run_in(edition, "-m", "pytest", *ask)
+    assert "FAILURES" in proc.stdout
+    assert "relu_backward: dx does not match" in proc.stdout
+    assert "your progress" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "stubs", "expected"),
+    [
+        ({"a": "passed", "b": "passed"}, {}, ("done", "")),
+        ({"a": "passed", "b": "failed"}, {}, ("failing", "")),
+        ({"a": "failed", "b": "failed"}, {"a": "x", "b": "x"}, ("not started", "")),
+        ({"a": "failed", "b": "failed"}, {"a": "x", "b": "y"}, ("not started", "needs y")),
+        ({"a": "failed", "b": "failed"}, {"a": "x"}, ("failing", "")),
+        ({"a": "passed", "b": "failed"}, {"b": "y"}, ("failing", "needs y")),
+    ],
+)
+def test_status_of_an_exercise(outcomes, stubs, expected):
+    tally = Tally(outcomes=dict(outcomes), stubs=dict(stubs))
+    assert status("x", tally) == expected
