@@ -8,6 +8,8 @@ nothing but the notebooks.
   servers and CI images where plots go nowhere. Each notebook's setup cell selects the inline
   backend itself (``%matplotlib inline``), so its figures are stored and compared whatever the
   environment says; running the notebooks this way on every run proves it.
+- **Threads.** One BLAS thread per process (see below): faster on a shared machine, and
+  the same on every machine.
 - **Font cache.** On a machine where matplotlib has never run, its first import builds a font
   cache, and when that takes more than a few seconds it logs "Matplotlib is building the font
   cache" to stderr. In a notebook kernel the message would become an output of the first cell
@@ -18,8 +20,16 @@ nothing but the notebooks.
 import os
 from pathlib import Path
 
-import matplotlib.font_manager  # noqa: F401
-import pytest
+# One BLAS thread in every process the tests start (xdist workers, notebook kernels, editions'
+# own test runs, benchmark runs); set before anything here imports numpy. The suite already
+# runs one xdist worker per core, and OpenBLAS's threads spin while they wait for a core: on two
+# busy cores, the ConvNet training of notebook 5 took 18 s of CPU time with OpenBLAS's default
+# of two threads and 1.7 s with one.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import matplotlib.font_manager  # noqa: E402, F401
+import pytest  # noqa: E402
 
 # Kernels inherit the environment of the pytest process that starts them.
 os.environ["MPLBACKEND"] = "Agg"

@@ -212,6 +212,14 @@ def rmsprop(w, dw, config=None):
     lr, eps = c.setdefault("learning_rate", 1e-2), c.setdefault("epsilon", 1e-8)
     return w - lr * dw / (c["cache"] + eps), c
 """),
+    "rmsprop without epsilon": (OPTIM, "rmsprop", dg.EPS_MISSING, """
+def rmsprop(w, dw, config=None):
+    c = {} if config is None else config
+    d = c.setdefault("decay_rate", 0.99)
+    c["cache"] = d * c.get("cache", np.zeros_like(w)) + (1 - d) * dw**2
+    c.setdefault("epsilon", 1e-8)
+    return w - c.setdefault("learning_rate", 1e-2) * dw / np.sqrt(c["cache"]), c
+"""),
     "rmsprop decay swapped": (OPTIM, "rmsprop", dg.RMSPROP_DECAY_SWAPPED, """
 def rmsprop(w, dw, config=None):
     c = {} if config is None else config
@@ -277,6 +285,16 @@ def adam(w, dw, config=None):
     c["v"] = c["beta2"] * c["v"] + (1 - c["beta2"]) * dw**2
     m_hat, v_hat = c["m"] / (1 - c["beta1"] ** t), c["v"] / (1 - c["beta2"] ** t)
     return w - c["learning_rate"] * m_hat / np.sqrt(v_hat + c["epsilon"]), c
+"""),
+    "Adam without epsilon": (OPTIM, "adam", dg.EPS_MISSING, """
+def adam(w, dw, config=None):
+    c = _adam_start(config)
+    c["t"] += 1
+    t = c["t"]
+    c["m"] = c["beta1"] * c["m"] + (1 - c["beta1"]) * dw
+    c["v"] = c["beta2"] * c["v"] + (1 - c["beta2"]) * dw**2
+    m_hat, v_hat = c["m"] / (1 - c["beta1"] ** t), c["v"] / (1 - c["beta2"] ** t)
+    return w - c["learning_rate"] * m_hat / np.sqrt(v_hat), c
 """),
     # -- conv_forward
     "conv forward flips the kernel": (LAYERS, "conv_forward", dg.CONV_FLIPPED, """

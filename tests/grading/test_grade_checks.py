@@ -359,7 +359,7 @@ def _loss(self, X, y=None):
 TwoLayerNet.loss = _loss
 """),
     "Adam without bias correction": (
-        OPTIM, "adam", {"steps", "small", "default"}, "Adam without bias correction", """
+        OPTIM, "adam", {"steps", "default"}, "Adam without bias correction", """
 ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 
@@ -373,7 +373,7 @@ def adam(w, dw, config=None):
     return w - c["learning_rate"] * c["m"] / (np.sqrt(c["v"]) + c["epsilon"]), c
 """),
     "Adam increments t after using it": (
-        OPTIM, "adam", {"steps", "small", "default"}, "t must be incremented before it is used", """
+        OPTIM, "adam", {"steps", "default"}, "t must be incremented before it is used", """
 ADAM_DEFAULTS = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 

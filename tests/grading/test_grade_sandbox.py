@@ -312,6 +312,8 @@ def others():
         "sched_setparam-parent": lambda: os.sched_setparam(parent, param),
         "sched_setattr-other": lambda: syscall(314, nobody, ctypes.create_string_buffer(56), 0),
         "ioprio_set-parent": lambda: syscall(251, 1, parent, ioprio),
+        "migrate_pages-parent": lambda: syscall(256, parent, 0, None, None),
+        "move_pages-parent": lambda: syscall(279, parent, 0, None, None, None, 0),
         "ioprio_set-user": lambda: syscall(251, 3, nobody, ioprio),
         "fallocate": lambda: syscall(285, os.open("f", os.O_CREAT | os.O_WRONLY), 0, 0, 4096),
         # What a process may still do to itself:
@@ -399,7 +401,7 @@ def test_a_worker_can_neither_set_files_to_signal_nor_reschedule_other_processes
     assert allowed["sched_setaffinity-self"] == "ok"
     # posix_fallocate then writes the blocks, at disk speed:
     assert got.pop("fallocate") == errno.errorcode[errno.EOPNOTSUPP]
-    assert got == {name: "EPERM" for name in got} and len(got) == 14, got
+    assert got == {name: "EPERM" for name in got} and len(got) == 16, got
 
 
 def test_a_deeply_nested_reply_is_refused_not_recursed(probe_worker):

@@ -174,7 +174,12 @@ class Worker:
         }
         self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
         reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
-        if type(reply) is not tuple or len(reply) != 3 or reply[0] != "ready":
+        if (
+            type(reply) is not tuple
+            or len(reply) != 3
+            or reply[0] != "ready"
+            or not all(type(part) is list for part in reply[1:])
+        ):
             self._stop()
             raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
         self.confinement: list[str] = [clip(str(line)) for line in reply[1]][:16]
@@ -188,7 +193,6 @@ class Worker:
         deadline = time.monotonic() + self.limits.timeout
         self._send(message, deadline, what)
         reply = self._receive(deadline, what)
-        self._check_disk(what)
         if type(reply) is not tuple or not reply or type(reply[0]) is not str:
             self._stop()
             raise WorkerDied(f"the worker sent a malformed reply during {what}; stopped it")
@@ -216,36 +220,44 @@ class Worker:
                     self._died(what)
 
     def _receive(self, deadline: float, what: str) -> object:
+        """Read one reply frame within ``deadline``; watch the disk meanwhile; decode it."""
         need = None
         with selectors.DefaultSelector() as sel:
             sel.register(self._res_r, selectors.EVENT_READ)
-            while True:
+            while need is None or len(self._buf) < need:
                 if need is None and len(self._buf) >= 8:
-                    try:
-                        need = 8 + wire.frame_length(bytes(self._buf[:8]), REPLY_LIMIT)
-                    except wire.WireError as exc:
-                        self._stop()
-                        raise WorkerDied(f"during {what}: {exc}; stopped the worker") from None
-                if need is not None and len(self._buf) >= need:
-                    payload = bytes(self._buf[8:need])
-                    del self._buf[:need]
-                    try:
-                        return wire.decode(payload, deadline=deadline)
-                    except wire.WireError as exc:
-                        self._stop()
-                        raise WorkerDied(f"garbled reply during {what} ({exc})") from None
+                    need = 8 + self._frame_length(what)
+                    continue
                 ready = sel.select(self._left(deadline, what))
                 if time.monotonic() >= self._next_disk_check:
                     self._check_disk(what)
-                if not ready:
-                    continue
-                try:
-                    chunk = os.read(self._res_r, 2**20)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    self._died(what)
-                self._buf += chunk
+                if ready:
+                    self._read_chunk(what)
+        self._check_disk(what)  # after every reply, however quickly it came
+        payload = bytes(self._buf[8:need])
+        del self._buf[:need]
+        try:
+            return wire.decode(payload, deadline=deadline)
+        except wire.WireError as exc:
+            self._stop()
+            raise WorkerDied(f"garbled reply during {what} ({exc})") from None
+
+    def _frame_length(self, what: str) -> int:
+        """The length the next frame announces; a worker announcing too much is stopped."""
+        try:
+            return wire.frame_length(bytes(self._buf[:8]), REPLY_LIMIT)
+        except wire.WireError as exc:
+            self._stop()
+            raise WorkerDied(f"during {what}: {exc}; stopped the worker") from None
+
+    def _read_chunk(self, what: str) -> None:
+        try:
+            chunk = os.read(self._res_r, 2**20)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._died(what)
+        self._buf += chunk
 
     def _left(self, deadline: float, what: str) -> float:
         left = deadline - time.monotonic()
@@ -398,6 +410,10 @@ def _deleted_but_held(pid: int) -> int:
     Raises PermissionError when /proc does not show the process's descriptors; returns 0
     when the process is gone.
     """
+    return _deleted_open(pid) + _deleted_mapped(pid)
+
+
+def _deleted_open(pid: int) -> int:
     held: dict[tuple[int, int], int] = {}
     fd_dir = f"/proc/{pid}/fd"
     try:
@@ -413,21 +429,23 @@ def _deleted_but_held(pid: int) -> int:
             continue
         if stat.S_ISREG(st.st_mode):
             held[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    return sum(held.values())
+
+
+def _deleted_mapped(pid: int) -> int:
+    # Each line: start-end perms offset dev inode path, a deleted file's path ending in
+    # " (deleted)". Shared memory (/dev/zero, memfd, SysV) is bounded by RLIMIT_AS instead.
+    held: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
-            maps = fh.readlines()
+            maps = [line.split(maxsplit=5) for line in fh if line.endswith(" (deleted)\n")]
     except (FileNotFoundError, ProcessLookupError):
-        maps = []
-    for line in maps:
-        # start-end perms offset dev inode path; a deleted file ends in " (deleted)".
-        parts = line.split(maxsplit=5)
-        if len(parts) < 6 or not parts[5].rstrip("\n").endswith(" (deleted)"):
+        return 0
+    for parts in maps:
+        if len(parts) < 6 or parts[5].startswith(("/dev/zero", "/memfd:", "/SYSV")):
             continue
-        if parts[5].startswith(("/dev/zero", "/memfd:", "/SYSV")):
-            continue  # shared memory: bounded by the address-space limit, not on disk
         start, end = (int(x, 16) for x in parts[0].split("-"))
-        key = (-1, int(parts[4]))
-        held[key] = held.get(key, 0) + end - start
+        held[parts[4]] = held.get(parts[4], 0) + end - start
     return sum(held.values())
 
 

@@ -184,6 +184,7 @@ MOMENTUM_OLD_VELOCITY = "moving w by the old velocity: update v first, then next
 MOMENTUM_NO_VELOCITY = "the velocity is not carried over: v = momentum * v - learning_rate * dw"
 MOMENTUM_VELOCITY_SIGN = "the velocity's sign: v = momentum * v - learning_rate * dw, w + v"
 EPS_IN_SQRT = "epsilon belongs outside the square root: dw / (sqrt(cache) + eps)"
+EPS_MISSING = "epsilon is left out of the denominator: divide by sqrt(...) + eps"
 RMSPROP_NO_SQRT = "dividing by the cache itself: divide by its square root, sqrt(cache) + eps"
 RMSPROP_DECAY_SWAPPED = "decay_rate weighs the old cache: d * cache + (1 - d) * dw**2"
 ADAM_NO_BIAS_CORRECTION = "Adam without bias correction (m_hat = m / (1 - beta1**t), v_hat alike)"

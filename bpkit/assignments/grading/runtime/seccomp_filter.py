@@ -1,8 +1,9 @@
 """The seccomp filter of the grading worker (x86-64): which system calls it may make.
 
-Student code never needs to start a process, ``exec``, open a socket, trace or signal
-another process, change resource limits or enter namespaces, so those calls fail with
-``EPERM`` (``clone3``, whose flags sit behind a pointer, and foreign ABIs get ``ENOSYS``).
+Student code never needs to start a process, ``exec``, open a socket, trace, signal or
+reschedule another process, change resource limits or enter namespaces, so those calls fail
+with ``EPERM`` (``clone3``, whose flags sit behind a pointer, and foreign ABIs get ``ENOSYS``;
+``fallocate`` gets ``EOPNOTSUPP``, so disk space is taken at write speed).
 Threads stay possible: ``clone`` is allowed with ``CLONE_THREAD``. :func:`program` builds
 the classic-BPF program, :func:`install` applies it to the calling process for good.
 Used by :mod:`.sandbox`; copied next to the worker with it, so it imports
@@ -38,10 +39,11 @@ _X86_64_CLONE, _X86_64_CLONE3, _X86_64_PRLIMIT64 = 56, 435, 302
 _X86_64_SIGNAL = {
     "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297,
 }  # fmt: skip
-# Scheduling calls whose args[0] is the target pid: allowed for 0 (itself) or its own pid.
+# Scheduling and memory-placement calls whose args[0] is the target pid: allowed for 0
+# (itself) or its own pid.
 _X86_64_SCHED = {
     "sched_setparam": 142, "sched_setscheduler": 144, "sched_setaffinity": 203,
-    "sched_setattr": 314,
+    "sched_setattr": 314, "migrate_pages": 256, "move_pages": 279,
 }  # fmt: skip
 _X86_64_FCNTL, _X86_64_IOCTL, _X86_64_SETPRIORITY, _X86_64_IOPRIO_SET = 72, 16, 141, 251
 # fcntl and ioctl commands that make the kernel signal a chosen process or group later
