@@ -20,7 +20,7 @@ import bpkit
 from bpkit.assignments.grading import grade
 from bpkit.assignments.grading.runtime import sandbox, seccomp_filter
 from bpkit.assignments.grading.runtime.sandbox import Limits
-from bpkit.assignments.grading.worker_client import MAX_TEXT, StudentError, WorkerDied
+from bpkit.assignments.grading.worker_client import MAX_TEXT, Policy, StudentError, WorkerDied
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 X86_64 = platform.machine() == "x86_64"
@@ -174,14 +174,15 @@ def stub(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("layer", sandbox.LAYERS)
 def test_a_missing_layer_stops_grading_before_any_submission(stub, tmp_path, layer):
     with pytest.raises(grade.GradingError, match=f"refusing to grade: {layer}"):
-        grade.make_context(tmp_path, Limits(), edition=str(stub), simulate_missing=(layer,))
+        grade.make_context(
+            tmp_path, Limits(), edition=str(stub), policy=Policy(switched_off=(layer,))
+        )
 
 
 @pytest.mark.parametrize("layer", sandbox.LAYERS)
 def test_allow_unconfined_grades_and_says_so_loudly(stub, tmp_path, layer):
-    ctx = grade.make_context(
-        tmp_path, Limits(), edition=str(stub), allow_unconfined=True, simulate_missing=(layer,)
-    )
+    policy = Policy(allow_unconfined=True, switched_off=(layer,))
+    ctx = grade.make_context(tmp_path, Limits(), edition=str(stub), policy=policy)
     assert ctx.missing == [layer]
     assert ctx.notes()[0].startswith(f"WARNING: UNCONFINED GRADING: {layer} NOT in force")
     if layer == "seccomp":  # without seccomp, RLIMIT_NPROC stands in against fork bombs
@@ -194,15 +195,15 @@ def _grade_args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_the_command_fails_closed_unless_allow_unconfined(stub, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(grade, "SIMULATE_MISSING", ("landlock", "seccomp"))
+def test_the_command_fails_closed_unless_allow_unconfined(stub, tmp_path, capsys):
+    policy = Policy(switched_off=("landlock", "seccomp"))
     results = tmp_path / "results.json"
     common = [str(stub), "--edition", str(stub), "--exercises", "sgd", "--results", str(results)]
-    assert grade.run(_grade_args(*common)) == 1
+    assert grade.run(_grade_args(*common), policy) == 1
     assert "refusing to grade: landlock and seccomp" in capsys.readouterr().err
     assert not results.exists()
 
-    assert grade.run(_grade_args(*common, "--allow-unconfined")) == 0
+    assert grade.run(_grade_args(*common, "--allow-unconfined"), policy) == 0
     out = capsys.readouterr().out
     written = json.loads(results.read_text())
     for text in (out, written["output"]):

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import grading_fixtures as fx
 import pytest
 from grading_fixtures import hostile
-from grading_fixtures.hostile import ATTACKS, FORGE_RESULTS, build, slug
+from grading_fixtures.hostile import ATTACKS, FORGE_RESULTS, HANDINS, build, slug
 
+from bpkit.assignments.grading import report
 from bpkit.assignments.student import exercises
 
 TIMEOUT = "3"
@@ -27,8 +29,9 @@ TOTAL = sum(ex.points for ex in exercises.EXERCISES)
 
 
 def tables(stdout: str) -> dict[str, str]:
+    """Each submission's table, its wrapped lines joined (one space between words)."""
     blocks = stdout.split("\nsubmission: ")[1:]
-    return {block.split("\n", 1)[0]: block for block in blocks}
+    return {block.split("\n", 1)[0]: " ".join(block.split()) for block in blocks}
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +167,66 @@ def test_results_json_cannot_be_forged(editions, tmp_path):
     assert forged["score"] == json.loads((tmp_path / "stub.json").read_text())["score"] == 0
     assert len(forged["tests"]) > 0
     assert os.listdir(canary) == []
+
+
+# ---------------------------------------------------------------- attacks on the batch itself
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+
+
+@pytest.mark.parametrize(
+    ("attack", "words"),
+    [
+        # On a slow disk 5000 mkdir calls may outlast the deadline: either way the tree
+        # (whole or in part) is left for the cleanup.
+        ("a 5000-deep chain of folders left for the cleanup", ("left a deep tree", "within")),
+        ("terminal escapes in an exception message", ("\\x1b[2J\\x1b[Htotal 110 110",)),
+    ],
+)
+def test_the_table_says_what_happened_to_the_batch_attacks(batch, attack, words):
+    table = tables(batch.proc.stdout)[slug(attack)]
+    assert any(w in table for w in words), table
+
+
+def test_no_control_character_reaches_the_terminal_or_the_csv(batch, handins):
+    for text in (batch.proc.stdout, handins.proc.stdout, handins.csv_text):
+        assert RAW_CONTROL.findall(text) == []
+    assert "\x1b" not in batch.proc.stderr + handins.proc.stderr
+
+
+@pytest.fixture(scope="module")
+def handins(editions, tmp_path_factory):
+    """Damaged zips, hostile names and a slow submission, next to honest and stub hand-ins."""
+    root = tmp_path_factory.mktemp("handins")
+    subs = hostile.handin_batch(editions, root / "subs")
+    grades = root / "grades.csv"
+    args = [*map(str, subs), "--jobs", "2", "--csv", str(grades)]
+    args += ["--exercises", *hostile.HANDIN_EXERCISES, "--timeout", f"{hostile.CALL_TIMEOUT:g}"]
+    args += ["--submission-timeout", f"{hostile.SUBMISSION_BUDGET:g}"]
+    proc = fx.run_grade(*args)
+    text = grades.read_text(encoding="utf-8") if grades.exists() else ""
+    rows = fx.read_csv(grades) if grades.exists() else {}
+    return SimpleNamespace(proc=proc, rows=rows, csv_text=text)
+
+
+def _row_name(name: str) -> str:
+    return report.escape(name)
+
+
+def test_every_hand_in_has_a_row_and_the_honest_one_full_marks(handins):
+    assert handins.proc.returncode == 0, handins.proc.stderr[-2000:]
+    names = {"honest", "stubs", *(_row_name(h.name) for h in HANDINS)}
+    assert set(handins.rows) == names
+    total = sum(exercises.get(n).points for n in hostile.HANDIN_EXERCISES)
+    assert handins.rows["honest"]["total"] == total
+    assert len(handins.csv_text.splitlines()) == len(names) + 1  # no name broke a row
+
+
+@pytest.mark.parametrize("handin", HANDINS, ids=[_row_name(h.name) for h in HANDINS])
+def test_a_hand_in_attack_gains_nothing_and_says_what_happened(handins, handin):
+    row, stubs = handins.rows[_row_name(handin.name)], handins.rows["stubs"]
+    for name in handin.lost:
+        assert row[name] <= stubs[name], name
+    for name in handin.kept:
+        assert row[name] == handins.rows["honest"][name], name
+    block = tables(handins.proc.stdout)[_row_name(handin.name)]
+    assert " ".join(handin.words.split()) in "submission: " + block

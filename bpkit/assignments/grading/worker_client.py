@@ -24,15 +24,17 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bpkit.assignments.grading import runtime
 from bpkit.assignments.grading.runtime import sandbox, wire
 from bpkit.assignments.student import exercises
 
+# argv: request fd, reply fd, runtime dir, numpy's site dir, the grader's pid.
 BOOT = (
     "import sys; sys.path[:0] = sys.argv[3:5]; "
-    "from bpkit_grader import worker; worker.main(sys.argv[1:3])"
+    "from bpkit_grader import worker; worker.main(sys.argv[1:3] + sys.argv[5:6])"
 )
 # Every module of the runtime package is copied (stdlib, numpy, siblings: tests/test_layout.py).
 RUNTIME_DIR = Path(runtime.__file__).parent
@@ -56,6 +58,10 @@ DISK_HOLD_MB = 8
 
 class WorkerDied(Exception):
     """The worker ended, was stopped at the deadline, or broke the protocol."""
+
+
+class WorkerStartFailed(WorkerDied):
+    """A worker ended or misbehaved before any student code ran: not the student's doing."""
 
 
 class StudentError(Exception):
@@ -97,8 +103,43 @@ class _Output(threading.Thread):
         return out
 
 
+@dataclass(frozen=True)
+class Policy:
+    """How much confinement a run demands, as one value from the command line to the worker.
+
+    Attributes
+    ----------
+    allow_unconfined : bool
+        Grade even if a layer of :data:`sandbox.LAYERS` is missing (``--allow-unconfined``).
+    switched_off : tuple of str
+        Layers the worker acts as if this machine lacked: the tests' way to reach the paths
+        a machine without Landlock or seccomp takes. Empty in real runs.
+    """
+
+    allow_unconfined: bool = False
+    switched_off: tuple[str, ...] = ()
+
+
+# Process groups of the workers alive in this process, so that a signal handler can stop
+# them all (see kill_all). Only set operations, which the interpreter does atomically.
+_LIVE_GROUPS: set[int] = set()
+
+
+def kill_all() -> None:
+    """SIGKILL every live worker's process group (safe to call from a signal handler)."""
+    for pgid in list(_LIVE_GROUPS):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 class Worker:
     """One confined worker process. Use as a context manager.
+
+    The worker runs in its own process group and session, and asks the kernel to kill it
+    when the grader dies (``PR_SET_PDEATHSIG``), even by SIGKILL; it exits at once if the
+    grader is already gone by the time it asks.
 
     Parameters
     ----------
@@ -110,9 +151,8 @@ class Worker:
     limits : sandbox.Limits
     paths : dict
         ``read``, ``list_only`` and ``numpy_site`` from :func:`sandbox.sandbox_paths`.
-    simulate_missing : sequence of str
-        Confinement layers the worker acts as if it lacked (tests only; see
-        :func:`sandbox.confine`).
+    policy : Policy
+        Its ``switched_off`` layers reach :func:`sandbox.confine` in the worker.
 
     Attributes
     ----------
@@ -120,6 +160,12 @@ class Worker:
         The worker's own account of each confinement layer.
     missing : list of str
         The layers of :data:`sandbox.LAYERS` not in force in it.
+
+    Raises
+    ------
+    WorkerStartFailed
+        If the worker could not start: a problem of this machine or of the grader's own
+        limits, since no student code has run yet.
     """
 
     def __init__(
@@ -128,40 +174,13 @@ class Worker:
         runtime_dir: Path,
         limits: sandbox.Limits,
         paths: dict,
-        simulate_missing: tuple[str, ...] = (),
+        policy: Policy = Policy(),
     ):
         self.run_dir, self.limits = Path(run_dir), limits
-        cmd_r, self._cmd_w = os.pipe()
-        self._res_r, res_w = os.pipe()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(run_dir),
-            "TMPDIR": str(run_dir),
-            "LANG": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        argv = [sys.executable, "-I", "-S", "-B", "-c", BOOT, str(cmd_r), str(res_w)]
-        argv += [str(runtime_dir), paths["numpy_site"]]
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(cmd_r, res_w),
-            cwd=run_dir,
-            env=env,
-            start_new_session=True,
-        )
-        os.close(cmd_r)
-        os.close(res_w)
-        os.set_blocking(self._cmd_w, False)
-        self._output = _Output(self.proc.stdout, limits.output_kb * 1024)
-        self._output.start()
         self._buf = bytearray()
         self._dead = False
         self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
+        self._spawn(runtime_dir, paths)
         config = {
             "limits": limits.as_dict(),
             "read": paths["read"] + [str(runtime_dir)],
@@ -169,11 +188,59 @@ class Worker:
             "write": [str(run_dir)],
             "run_dir": str(run_dir),
             "drop_from_path": [str(runtime_dir), paths["numpy_site"]],
-            "simulate_missing": list(simulate_missing),
+            "simulate_missing": list(policy.switched_off),
             "module_files": dict(exercises.MODULE_FILES),
         }
-        self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
-        reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+        self._handshake(config)
+
+    def _spawn(self, runtime_dir: Path, paths: dict) -> None:
+        """Start the interpreter with a scrubbed environment, its pipes and output reader."""
+        cmd_r, self._cmd_w = os.pipe()
+        self._res_r, res_w = os.pipe()
+        argv = [sys.executable, "-I", "-S", "-B", "-c", BOOT, str(cmd_r), str(res_w)]
+        argv += [str(runtime_dir), paths["numpy_site"], str(os.getpid())]
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(cmd_r, res_w),
+                cwd=self.run_dir,
+                env=_environment(self.run_dir),
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (cmd_r, res_w, self._cmd_w, self._res_r):
+                os.close(fd)
+            raise
+        _LIVE_GROUPS.add(self.proc.pid)
+        os.close(cmd_r)
+        os.close(res_w)
+        os.set_blocking(self._cmd_w, False)
+        self._output = _Output(self.proc.stdout, self.limits.output_kb * 1024)
+        self._output.start()
+
+    def _handshake(self, config: dict) -> None:
+        """Send the configuration; the worker confines itself and says how."""
+        try:
+            self._send(config, time.monotonic() + STARTUP_SECONDS, "starting")
+            reply = self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+        except WorkerDied:
+            self._stop()
+            code = self.proc.returncode
+            how = (
+                f"it did not answer within {STARTUP_SECONDS:g} s"
+                if code is None
+                else f"exit status {code}"
+                if code >= 0
+                else f"killed by signal {-code}"
+            )
+            printed = self.output().strip()[-1500:]
+            raise WorkerStartFailed(
+                f"the worker process ended before any student code ran ({how})"
+                + (f"; it printed:\n{printed}" if printed else "")
+            ) from None
         if (
             type(reply) is not tuple
             or len(reply) != 3
@@ -181,7 +248,7 @@ class Worker:
             or not all(type(part) is list for part in reply[1:])
         ):
             self._stop()
-            raise WorkerDied(f"the worker did not start properly (said {reply!r:.200})")
+            raise WorkerStartFailed(f"the worker did not start properly (said {reply!r:.200})")
         self.confinement: list[str] = [clip(str(line)) for line in reply[1]][:16]
         self.missing: list[str] = [clip(str(name)) for name in reply[2]][:16]
 
@@ -328,6 +395,7 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        _LIVE_GROUPS.discard(self.proc.pid)
         self._output.join(timeout=5)
         for fd in (self._cmd_w, self._res_r):
             os.close(fd)
@@ -372,6 +440,19 @@ class Worker:
     def import_module(self, module: str) -> None:
         """Import a module of the submission (this runs its top-level code)."""
         self.request(("import", module), f"importing {exercises.MODULE_FILES.get(module, module)}")
+
+
+def _environment(run_dir: Path) -> dict[str, str]:
+    """The worker's whole environment: nothing of the grader's is passed on."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(run_dir),
+        "TMPDIR": str(run_dir),
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 def clip(text: str, most: int = MAX_TEXT) -> str:

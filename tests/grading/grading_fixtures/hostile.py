@@ -14,6 +14,8 @@ instructor's checkout), ``RESULTS_PATH`` (the results.json the grader writes).
 from __future__ import annotations
 
 import re
+import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -493,3 +495,161 @@ def batch(editions: dict, root: Path) -> tuple[list[Path], Path]:
     subs.append(fx.copy_submission(editions["stub"], root / "stubs"))
     subs += [build(a, editions, root, canary, root / "nowhere.json") for a in ATTACKS]
     return subs, canary
+
+
+# ---------------------------------------------------------------- attacks on the batch itself
+# Each of these aims at the run rather than at a score: if it worked, the grader would stop,
+# lose the other submissions' results or write a broken report.
+DEEP_TREE = 5000
+
+ATTACKS += [
+    Hostile(
+        "a 5000-deep chain of folders left for the cleanup",
+        OPTIM,
+        # Deeper than the recursion limit of a recursive removal, and than PATH_MAX can name.
+        _before_sgd(
+            "import os\n"
+            "if not os.path.exists('deep'):\n"
+            "    top = os.open('.', os.O_RDONLY)\n"
+            "    fd = os.dup(top)\n"
+            f"    for _ in range({DEEP_TREE}):\n"
+            "        os.mkdir('deep', dir_fd=fd)\n"
+            "        child = os.open('deep', os.O_RDONLY, dir_fd=fd)\n"
+            "        os.close(fd)\n"
+            "        fd = child\n"
+            "    os.close(fd)\n"
+            "    os.close(top)\n"
+            "raise RuntimeError('left a deep tree')"
+        ),
+        ("sgd",),
+    ),
+    Hostile(
+        "terminal escapes in an exception message",
+        OPTIM,
+        # Clear the screen, print a fake full score, write the clipboard, ring the bell.
+        _before_sgd(
+            "raise ValueError('\\x1b[2J\\x1b[Htotal 110 110\\n\\x1b]52;c;ZWNobyBoaQ==\\x07"
+            "\\u202edone')"
+        ),
+        ("sgd",),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Handin:
+    """A submission whose form (name, zip) attacks the batch, built by ``make(root, editions)``.
+
+    ``lost`` exercises must score no more than the stubs, ``kept`` ones as much as the
+    honest edition; ``words`` must appear in its table.
+    """
+
+    name: str
+    make: object
+    lost: tuple[str, ...]
+    kept: tuple[str, ...]
+    words: str
+
+
+def _module_zip(dest: Path, edition: Path, compression: int) -> Path:
+    with zipfile.ZipFile(dest, "w", compression) as zf:
+        for rel in fx.MODULES:
+            zf.write(edition / rel, rel)
+    return dest
+
+
+def _damaged(dest: Path, edition: Path, compression: int, garbage: bytes, skip: int) -> Path:
+    """A zip whose ``bpkit/optim.py`` data is overwritten (after ``skip`` bytes) by garbage."""
+    _module_zip(dest, edition, compression)
+    with zipfile.ZipFile(dest) as zf:
+        info = zf.getinfo(OPTIM)
+    data = bytearray(dest.read_bytes())
+    name_len, extra_len = struct.unpack(
+        "<HH", data[info.header_offset + 26 : info.header_offset + 30]
+    )
+    start = info.header_offset + 30 + name_len + extra_len + skip
+    end = info.header_offset + 30 + name_len + extra_len + info.compress_size
+    data[start:end] = (garbage * (end - start))[: end - start]
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def _bad_deflate(root: Path, editions: dict) -> Path:
+    # 0xff starts a deflate block of the reserved type 3: zlib.error.
+    return _damaged(root / "bad-deflate.zip", editions["honest"], zipfile.ZIP_DEFLATED, b"\xff", 0)
+
+
+def _bad_lzma(root: Path, editions: dict) -> Path:
+    # Keep the 4-byte zip LZMA header and the 5 property bytes, garble the stream.
+    return _damaged(root / "bad-lzma.zip", editions["honest"], zipfile.ZIP_LZMA, b"\xff\x00", 9)
+
+
+def _bad_utf8_name(root: Path, editions: dict) -> Path:
+    dest = _module_zip(root / "bad-name.zip", editions["honest"], zipfile.ZIP_STORED)
+    with zipfile.ZipFile(dest, "a") as zf:
+        zf.writestr("bpkit/\u00e9.py", b"# flagged UTF-8 by zipfile\n")
+    # Same length, still flagged UTF-8, no longer UTF-8.
+    dest.write_bytes(dest.read_bytes().replace("\u00e9".encode(), b"\xff\xfe"))
+    return dest
+
+
+NOT_UTF8 = "caf\udce9"  # the folder b"caf\xe9", as os.fsdecode gives it
+ESCAPES_IN_NAME = "evil\x1b[2J\x1b[H\ntotal 110 110\x07"
+
+
+def _named(name: str):
+    def make(root: Path, editions: dict) -> Path:
+        return fx.copy_submission(editions["honest"], root / name)
+
+    return make
+
+
+def _sleeper(root: Path, editions: dict) -> Path:
+    dest = fx.copy_submission(editions["honest"], root / "sleeps-under-the-deadline")
+    for name in OPTIM_EXERCISES:
+        fx.wrap(dest / OPTIM, name, f"import time\ntime.sleep({SLEEP})")
+    return dest
+
+
+# The second batch grades these exercises only, with these limits: every call of the
+# sleeper ends just inside the per-call timeout; SUBMISSION_BUDGET cuts it off. Each optim
+# check calls its function at least once, so the sleeper needs at least 8 * SLEEP seconds
+# for the 8 optim checks; by the budget at most 5 calls have ended, so adam (calls 7 and 8)
+# is never reached, however fast the machine.
+HANDIN_EXERCISES = ("affine", *OPTIM_EXERCISES)
+CALL_TIMEOUT, SLEEP, SUBMISSION_BUDGET = 3.0, 2.9, 15.0
+
+HANDINS = [
+    Handin(
+        "bad-deflate.zip",
+        _bad_deflate,
+        HANDIN_EXERCISES,
+        (),
+        "could not be read as a zip file (error: Error -3 while decompressing data",
+    ),
+    Handin("bad-lzma.zip", _bad_lzma, HANDIN_EXERCISES, (), "(LZMAError:"),
+    Handin("bad-name.zip", _bad_utf8_name, HANDIN_EXERCISES, (), "(UnicodeDecodeError:"),
+    Handin(NOT_UTF8, _named(NOT_UTF8), (), HANDIN_EXERCISES, "submission: caf\\xe9"),
+    Handin(
+        ESCAPES_IN_NAME,
+        _named(ESCAPES_IN_NAME),
+        (),
+        HANDIN_EXERCISES,
+        "submission: evil\\x1b[2J\\x1b[H\\ntotal 110 110\\x07",
+    ),
+    Handin(
+        "sleeps-under-the-deadline",
+        _sleeper,
+        ("adam",),
+        ("affine",),
+        f"used up its {SUBMISSION_BUDGET:g} s budget",
+    ),
+]
+
+
+def handin_batch(editions: dict, root: Path) -> list[Path]:
+    """The honest edition, the bare stubs and every :data:`HANDINS` under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    subs = [fx.copy_submission(editions["honest"], root / "honest")]
+    subs.append(fx.copy_submission(editions["stub"], root / "stubs"))
+    return subs + [h.make(root, editions) for h in HANDINS]

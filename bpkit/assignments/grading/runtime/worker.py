@@ -23,8 +23,10 @@ The worker holds no reference code and no expected values: those live in the gra
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
+import signal
 import sys
 import traceback
 
@@ -33,8 +35,16 @@ from . import sandbox, wire
 MAX_TEXT = 2000
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def main(argv: list[str]) -> None:
-    """Entry point in the worker process; ``argv`` holds the request and reply descriptors."""
+    """Entry point in the worker process.
+
+    ``argv`` holds the request and reply descriptors and the grader's process id.
+    """
+    if len(argv) > 2:
+        die_with_parent(int(argv[2]))
     conn = _Conn(int(argv[0]), int(argv[1]))
     config = conn.recv()
     sandbox.set_limits(config["limits"])
@@ -53,6 +63,19 @@ def main(argv: list[str]) -> None:
     # otherwise before any student code is imported).
     conn.send(wire.encode(("ready", lines, missing)))
     _Server(conn, root, config["module_files"]).serve()
+
+
+def die_with_parent(grader_pid: int) -> None:
+    """Have the kernel SIGKILL this process when the grader dies, however it dies.
+
+    The grader may have died before the request was made; then its parent is no longer
+    the grader and the worker exits now.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+        os._exit(3)
+    if os.getppid() != grader_pid:
+        os._exit(3)
 
 
 class _Conn:
