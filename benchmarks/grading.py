@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from bpkit.assignments.release import edition as release
+from bpkit.assignments.release import fill
 from bpkit.assignments.student import exercises
 
 # The course's budgets on a 2-core machine.
@@ -42,7 +43,7 @@ def _grade(*args: str) -> float:
 def measure(batch: int, runs: int, workdir: Path) -> dict:
     """Time grading one honest submission ``runs`` times and ``batch`` of them together."""
     honest = release.build(workdir / "honest")
-    release.fill_stubs(honest)
+    fill.fill_stubs(honest)
     subs = []
     for i in range(batch):
         sub = workdir / f"student{i:02d}"

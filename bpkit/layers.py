@@ -39,6 +39,7 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray):
         ``(x, w, b)`` for :func:`affine_backward`.
     """
     _validate.affine_shapes(x, w, b)
+    out = None
     # BEGIN SOLUTION
     out = x.reshape(x.shape[0], -1) @ w + b
     # END SOLUTION
@@ -69,6 +70,7 @@ def affine_backward(dout: np.ndarray, cache: tuple):
     """
     _validate.upstream(dout, _validate.affine_cache(cache))
     x, w, b = cache
+    dx, dw, db = None, None, None
     # BEGIN SOLUTION
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
@@ -91,6 +93,7 @@ def relu_forward(x: np.ndarray):
         ``x`` for :func:`relu_backward`.
     """
     _validate.float_array("x", x)
+    out = None
     # BEGIN SOLUTION
     out = np.maximum(x, 0)
     # END SOLUTION
@@ -118,8 +121,9 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray):
     positive and is 0 where :math:`x \le 0` (the kink at 0 takes the subgradient 0).
     """
     _validate.upstream(dout, _validate.relu_cache(cache))
-    x = cache
+    dx = None
     # BEGIN SOLUTION
+    x = cache
     dx = dout * (x > 0)
     # END SOLUTION
     return dx
@@ -152,6 +156,7 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
     _validate.batch("x", x)
     _validate.finite("x", x)
     _validate.labels("y", y, x.shape[0], x.shape[1])
+    loss, dx = None, None
     # BEGIN SOLUTION
     n = x.shape[0]
     shifted = x - x.max(axis=1, keepdims=True)
@@ -230,6 +235,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: 
     n, f, h_out, w_out = _validate.conv_out_shape(x, w, conv_param)
     _validate.float_array("b", b, ndim=1)
     _validate.dim_match("conv: b.shape[0] vs number of filters F", f, b.shape[0])
+    out = None
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     hh, ww = w.shape[2:]
@@ -270,6 +276,7 @@ def conv_backward_naive(dout: np.ndarray, cache: tuple):
     """
     _validate.upstream(dout, _validate.conv_cache(cache))
     x, w, b, conv_param = cache
+    dx, dw, db = None, None, None
     # BEGIN SOLUTION
     stride, pad = conv_param["stride"], conv_param["pad"]
     hh, ww = w.shape[2:]
@@ -308,6 +315,7 @@ def max_pool_forward_naive(x: np.ndarray, pool_param: dict):
         ``(x, pool_param)`` for :func:`max_pool_backward_naive`.
     """
     h_out, w_out = _validate.pool_out_shape(x, pool_param)
+    out = None
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     out = np.empty(x.shape[:2] + (h_out, w_out), dtype=x.dtype)
@@ -342,6 +350,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple):
     """
     _validate.upstream(dout, _validate.pool_cache(cache))
     x, pool_param = cache
+    dx = None
     # BEGIN SOLUTION
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     n, c = x.shape[:2]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from bpkit import _validate
-from bpkit.layer_utils import (
+from bpkit.layer_utils import (  # noqa: F401  (used by the losses, once written)
     affine_relu_backward,
     affine_relu_forward,
     conv_relu_pool_backward,
     conv_relu_pool_forward,
 )
-from bpkit.layers import affine_backward, affine_forward, softmax_loss
+from bpkit.layers import affine_backward, affine_forward, softmax_loss  # noqa: F401  (same)
 
 
 def _check_sizes(sizes: dict) -> None:
@@ -121,20 +121,21 @@ class TwoLayerNet:
         affine layer, the ReLU mask :math:`\mathbb{1}[X W_1 + b_1 > 0]` and the first affine
         layer; each weight gradient then gains :math:`\lambda W` from the L2 term.
         """
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
+        W1, W2 = self.params["W1"], self.params["W2"]
         _validate.float_array("X", X, min_ndim=1)
         _validate.batch("X", X)
         _validate.finite("X", X)
         _validate.dim_match("X: features per example (D) vs input_dim", W1.shape[0], X[0].size)
         _check_batch(X, y, W2.shape[1])
+        scores = None
         # BEGIN SOLUTION
+        b1, b2 = self.params["b1"], self.params["b2"]
         hidden, hidden_cache = affine_relu_forward(X, W1, b1)
         scores, scores_cache = affine_forward(hidden, W2, b2)
         # END SOLUTION
         if y is None:
             return scores
-        grads = {}
+        loss, grads = None, {}
         # BEGIN SOLUTION
         data_loss, dscores = softmax_loss(scores, y)
         loss = data_loss + 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
@@ -270,8 +271,10 @@ class ThreeLayerConvNet:
         Notes
         -----
         Three stages, each one sandwich of :mod:`bpkit.layer_utils` or one layer:
-        ``conv_relu_pool`` with ``W1, b1`` (the ``conv_param`` and ``pool_param`` below),
-        ``affine_relu`` with ``W2, b2``, then ``affine`` with ``W3, b3`` gives the scores.
+        ``conv_relu_pool`` with ``W1, b1``, stride 1, ``pad = (filter_size - 1) // 2`` and
+        a 2x2 pool of stride 2 (``conv_param = {"stride": 1, "pad": ...}``, ``pool_param =
+        {"pool_height": 2, "pool_width": 2, "stride": 2}``), ``affine_relu`` with ``W2,
+        b2``, then ``affine`` with ``W3, b3`` gives the scores.
         The backward pass starts from the softmax gradient, runs the three stages'
         backwards in reverse order, then adds :math:`\lambda W_k` to each weight gradient.
         """
@@ -285,21 +288,21 @@ class ThreeLayerConvNet:
         _validate.finite("X", X)
         _check_batch(X, y, self.params["W3"].shape[1])
         X = X.astype(self.dtype, copy=False)
+        scores = None
+        # BEGIN SOLUTION
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
         W3, b3 = self.params["W3"], self.params["b3"]
         filter_size = W1.shape[2]
         conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-
-        # BEGIN SOLUTION
         pooled, pool_cache = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
         hidden, hidden_cache = affine_relu_forward(pooled, W2, b2)
         scores, scores_cache = affine_forward(hidden, W3, b3)
         # END SOLUTION
         if y is None:
             return scores
-        grads = {}
+        loss, grads = None, {}
         # BEGIN SOLUTION
         data_loss, dscores = softmax_loss(scores, y)
         weights = (W1, W2, W3)

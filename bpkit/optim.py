@@ -52,6 +52,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     """
     config = _start("sgd", w, dw, config)
     config.setdefault("learning_rate", 1e-2)
+    next_w = None
     # BEGIN SOLUTION
     next_w = w - config["learning_rate"] * dw
     # END SOLUTION
@@ -84,6 +85,7 @@ def sgd_momentum(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     config.setdefault("learning_rate", 1e-2)
     config.setdefault("momentum", 0.9)
     config.setdefault("velocity", np.zeros_like(w))
+    next_w = None
     # BEGIN SOLUTION
     v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
     next_w = w + v
@@ -120,6 +122,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     config.setdefault("decay_rate", 0.99)
     config.setdefault("epsilon", 1e-8)
     config.setdefault("cache", np.zeros_like(w))
+    next_w = None
     # BEGIN SOLUTION
     decay = config["decay_rate"]
     config["cache"] = decay * config["cache"] + (1 - decay) * dw**2
@@ -162,6 +165,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: dict | None = None):
     config.setdefault("m", np.zeros_like(w))
     config.setdefault("v", np.zeros_like(w))
     config.setdefault("t", 0)
+    next_w = None
     # BEGIN SOLUTION
     b1, b2 = config["beta1"], config["beta2"]
     config["t"] += 1

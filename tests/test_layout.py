@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from bpkit.assignments.student import exercises
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bpkit"
 ASSIGNMENTS = PACKAGE / "assignments"
-EXERCISE_MODULES = {"bpkit.layers", "bpkit.optim", "bpkit.models"}
+EXERCISE_MODULES = {ex.module for ex in exercises.EXERCISES}
 
 
 def module_name(path: Path) -> str:
@@ -101,3 +103,18 @@ def test_the_worker_runtime_imports_only_the_standard_library_numpy_and_siblings
         top = module.split(".")[0]
         allowed = module in siblings or top in sys.stdlib_module_names or top == "numpy"
         assert allowed, f"{path.relative_to(ROOT)}:{line} imports {module}"
+
+
+def test_only_the_registry_turns_a_module_name_into_a_path():
+    # Exercise.path is the one derivation; a second copy would drift when a module moves.
+    registry = ASSIGNMENTS / "student" / "exercises.py"
+    folders = (ASSIGNMENTS, ROOT / "tests")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{i}"
+        for folder in folders
+        for path in python_files(folder)
+        if path != registry and path != Path(__file__).resolve()
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if 'replace(".", "/")' in line
+    ]
+    assert not offenders, "module paths derived outside the registry: " + ", ".join(offenders)

@@ -128,6 +128,25 @@ def test_every_exercise_has_a_registered_marker_and_a_public_test_file():
         assert (ROOT / ex.public_tests).is_file(), f"{ex.public_tests} is missing"
 
 
+def test_pyproject_markers_are_the_registrys_word_for_word():
+    # The edition's pyproject.toml is generated from the registry; the repository's is typed,
+    # so it is held to the same lines, in the same order, before its own (integration).
+    from bpkit.assignments.student import exercises
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    typed = project["tool"]["pytest"]["ini_options"]["markers"]
+    expected = exercises.pytest_markers()
+    assert len(expected) == len(exercises.EXERCISES) + 1
+    own = typed[len(expected) :]
+    assert typed[: len(expected)] == expected, "pyproject.toml's markers differ from the registry's"
+    assert not {line.split(":")[0] for line in own} & {*exercises.BY_NAME, "slow"}, own
+
+
 def test_readme_shows_the_benchmark_tables_as_the_command_wrote_them():
     # `python -m benchmarks.run --markdown benchmarks/RESULTS.md` writes the file; the README
     # must hold it unchanged between its markers, so no figure there is typed by hand.

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from bpkit.assignments.release import markers
+from bpkit.assignments.release import markers, stubs
 from bpkit.assignments.release.markers import MarkerError
 from bpkit.assignments.student import exercises
 
@@ -80,7 +80,7 @@ def test_a_near_miss_marker_in_a_module_stops_it_naming_the_line(comment):
         f"def affine_forward(x):\n    {comment}\n    out = x\n    # END SOLUTION\n    return out\n"
     )
     with pytest.raises(MarkerError) as info:
-        markers.module_regions(text, "bpkit/layers.py", "bpkit.layers")
+        stubs.module_regions(text, "bpkit/layers.py", "bpkit.layers")
     assert info.value.where == "bpkit/layers.py:2"
     assert "malformed solution marker" in info.value.message
     assert repr(comment) in info.value.message
@@ -89,7 +89,7 @@ def test_a_near_miss_marker_in_a_module_stops_it_naming_the_line(comment):
 def test_a_near_miss_in_a_trailing_comment_is_refused_too():
     text = "def affine_forward(x):\n    out = x  # BEGIN SOLUTION\n    return out\n"
     with pytest.raises(MarkerError, match=r"bpkit/layers\.py:2: .*alone on its line"):
-        markers.module_regions(text, "bpkit/layers.py", "bpkit.layers")
+        stubs.module_regions(text, "bpkit/layers.py", "bpkit.layers")
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_a_near_miss_in_a_trailing_comment_is_refused_too():
 )
 def test_lines_that_only_mention_solutions_are_not_markers(line):
     text = f'"""Doc.\n\n# BEGIN SOLUTION in a docstring is text.\n"""\n{line}\n'
-    assert markers.module_regions(text, "bpkit/layers.py", "bpkit.layers") == []
+    assert stubs.module_regions(text, "bpkit/layers.py", "bpkit.layers") == []
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_module_regions_belong_to_the_enclosing_target():
                 return 1
         '''
     )
-    found = markers.module_regions(text, "bpkit/layers.py", "bpkit.layers")
+    found = stubs.module_regions(text, "bpkit/layers.py", "bpkit.layers")
     assert [(o.exercise, o.qualname, o.region.begin) for o in found] == [
         ("affine", "affine_forward", 8)
     ]
@@ -181,7 +181,7 @@ def test_region_in_a_nested_function_belongs_to_the_outer_target():
                 return inner()
         """
     )
-    (found,) = markers.module_regions(text, "bpkit/models.py", "bpkit.models")
+    (found,) = stubs.module_regions(text, "bpkit/models.py", "bpkit.models")
     assert (found.exercise, found.qualname) == ("two_layer_net", "TwoLayerNet.loss")
 
 
@@ -201,7 +201,7 @@ def test_region_in_a_nested_function_belongs_to_the_outer_target():
 )
 def test_region_outside_a_target_is_an_error(body, line, words):
     with pytest.raises(MarkerError) as info:
-        markers.module_regions(body, "bpkit/layers.py", "bpkit.layers")
+        stubs.module_regions(body, "bpkit/layers.py", "bpkit.layers")
     assert info.value.where == f"bpkit/layers.py:{line}"
     assert words in info.value.message
 
@@ -218,7 +218,7 @@ def test_a_region_that_cuts_a_block_fails_the_stubbing_with_the_line():
         """
     )
     with pytest.raises(MarkerError, match=r"bpkit/layers\.py:\d+: the stubbed module is not valid"):
-        markers.render_module(text, "bpkit/layers.py", "bpkit.layers", {"relu"})
+        stubs.render_module(text, "bpkit/layers.py", "bpkit.layers", {"relu"})
 
 
 def test_markdown_markers_and_wrong_kind_in_a_cell():
@@ -255,10 +255,10 @@ def test_stubs_are_written_and_filled_with_the_registry_message(other_stub_spell
             return out
         """
     )
-    stubbed = markers.render_module(text, "bpkit/layers.py", "bpkit.layers", {"affine"})
+    stubbed = stubs.render_module(text, "bpkit/layers.py", "bpkit.layers", {"affine"})
     assert '    raise NotImplementedError("affine/affine_forward todo")' in stubbed.split("\n")
-    filled = markers.fill_module(stubbed, text, "bpkit/layers.py", "bpkit.layers", {"affine"})
-    assert filled == markers.render_module(text, "bpkit/layers.py", "bpkit.layers", ())
+    filled = stubs.fill_module(stubbed, text, "bpkit/layers.py", "bpkit.layers", {"affine"})
+    assert filled == stubs.render_module(text, "bpkit/layers.py", "bpkit.layers", ())
 
 
 def test_the_registry_pattern_reads_back_every_stub_message():

@@ -18,7 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from bpkit.assignments.release import edition as release
-from bpkit.assignments.release import markers
+from bpkit.assignments.release import markers, stubs
 from bpkit.assignments.student import exercises
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,12 +39,12 @@ def cell_lines(nb: dict, with_outputs: bool) -> list[str]:
 def solution_lines(source: Path, released: list[str]) -> set[str]:
     """Stripped, non-trivial region lines that the source has nowhere outside a region."""
     inside, outside = set(), set()
-    for rel in release._walk(source, "bpkit"):
-        if not (rel.endswith(".py") and release._matches(rel, release.SHIP)):
+    for rel in release.walk(source, "bpkit"):
+        if not (rel.endswith(".py") and release.matches(rel, release.SHIP)):
             continue
         text = (source / rel).read_text(encoding="utf-8")
         lines = text.split("\n")
-        owned = markers.module_regions(text, rel, rel[:-3].replace("/", "."))
+        owned = stubs.module_regions(text, rel, rel[:-3].replace("/", "."))
         region_rows = set()
         for o in owned:
             rows = range(o.region.begin, o.region.end + 1)
@@ -101,12 +101,12 @@ def withheld(source: Path) -> list[str]:
     """Files of the source that must never ship: grading tooling, hidden checks, other tests."""
     tooling = [
         rel
-        for rel in release._walk(source, "bpkit")
-        if rel.startswith(release.TOOLING) and not release._matches(rel, release.SHIP)
+        for rel in release.walk(source, "bpkit")
+        if rel.startswith(release.TOOLING) and not release.matches(rel, release.SHIP)
     ]
     tests = [
         rel
-        for rel in release._walk(source, "tests")
+        for rel in release.walk(source, "tests")
         if not rel.startswith("tests/exercises/") and rel not in release.NBVAL_FILES
     ]
     return tooling + tests

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bpkit.assignments.release import edition as release
-from bpkit.assignments.release import markers
+from bpkit.assignments.release import markers, stubs
 from bpkit.assignments.student import exercises
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,12 +62,12 @@ def test_stubs_keep_signature_docstring_and_every_line_outside_the_regions(shipp
     for name, node in before.items():
         assert ast.dump(node.args) == ast.dump(after[name].args), f"{rel}: {name} signature"
         assert ast.get_docstring(node) == ast.get_docstring(after[name]), f"{rel}: {name} doc"
-    owned = markers.module_regions(source, rel, module)
+    owned = stubs.module_regions(source, rel, module)
     assert owned, f"{rel} has no solution regions"
     inside = {i for o in owned for i in range(o.region.begin, o.region.end + 1)}
     kept = [line for i, line in enumerate(source.split("\n")) if i not in inside]
     stub_lines = {
-        line for o in owned for line in markers.stub_lines(o.region.indent, o.exercise, o.qualname)
+        line for o in owned for line in stubs.stub_lines(o.region.indent, o.exercise, o.qualname)
     }
     assert [line for line in student.split("\n") if line not in stub_lines] == kept
     for o in owned:
@@ -92,7 +92,7 @@ def test_exercises_not_released_keep_their_reference_code(tmp_path):
 
 def test_only_allow_listed_files_ship(shipped):
     for rel in shipped:
-        assert release._matches(rel, release.SHIP), rel
+        assert release.matches(rel, release.SHIP), rel
     tooling = sorted(rel for rel in shipped if rel.startswith("bpkit/assignments/"))
     assert tooling == [
         "bpkit/assignments/__init__.py",

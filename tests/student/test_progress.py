@@ -17,6 +17,7 @@ import pytest
 from edition_runs import run_in
 
 from bpkit.assignments.release import edition as release
+from bpkit.assignments.release import fill
 from bpkit.assignments.student import exercises, progress
 from bpkit.assignments.student.progress import Tally, status
 
@@ -28,7 +29,7 @@ TABLE_ROW = re.compile(r"^(\w+) +(\d+)/(\d+)  (done|failing|not started)(?: \((.
 def edition(tmp_path_factory):
     out = tmp_path_factory.mktemp("progress") / "edition"
     release.write_edition(out)
-    release.fill_stubs(out, exercises=[*DONE, "relu"])
+    fill.fill_stubs(out, exercises=[*DONE, "relu"])
     layers = out / "bpkit" / "layers.py"
     text = layers.read_text()
     assert text.count("    dx = dout * (x > 0)\n") == 1

@@ -67,17 +67,23 @@ def _kit_files(source: Path) -> dict[str, bytes]:
     package = source / "bpkit"
     if not package.is_dir():
         raise FileNotFoundError(f"{source}: no bpkit/ folder; expected the repository root")
-    files = {}
-    for path in sorted(package.rglob("*")):
-        rel = path.relative_to(package)
-        if path.is_file() and "__pycache__" not in rel.parts and path.suffix in (".py", ".npz"):
-            files[f"kit/bpkit/{rel.as_posix()}"] = path.read_bytes()
+    files = {
+        f"kit/bpkit/{path.relative_to(package).as_posix()}": path.read_bytes()
+        for path in sorted(package.rglob("*"))
+        if _is_kit_file(path, package)
+    }
     for name in ("pyproject.toml", "README.md"):
         if (source / name).is_file():
             files[f"kit/{name}"] = (source / name).read_bytes()
     if "kit/pyproject.toml" not in files:
         raise FileNotFoundError(f"{source}: no pyproject.toml; expected the repository root")
     return files
+
+
+def _is_kit_file(path: Path, package: Path) -> bool:
+    """A module or data file of the package, caches left out."""
+    rel = path.relative_to(package)
+    return path.is_file() and "__pycache__" not in rel.parts and path.suffix in (".py", ".npz")
 
 
 def _edition_files(edition: Path) -> dict[str, bytes]:
@@ -131,7 +137,12 @@ def build(
         if edition is None:
             edition = release.build(Path(tmp) / "edition", source=root)
         files = {**_kit_files(root), **_edition_files(Path(edition))}
-    scripts = {
+    return _write_zip(Path(out_zip), _scripts(limits, allow_unconfined), files)
+
+
+def _scripts(limits: Limits, allow_unconfined: bool) -> dict[str, str]:
+    """``setup.sh`` and ``run_autograder`` with this run's limits filled in."""
+    return {
         "setup.sh": SETUP_SH,
         "run_autograder": RUN_AUTOGRADER.format(
             timeout=limits.timeout,
@@ -140,7 +151,10 @@ def build(
             extra=" --allow-unconfined" if allow_unconfined else "",
         ),
     }
-    out = Path(out_zip)
+
+
+def _write_zip(out: Path, scripts: dict[str, str], files: dict[str, bytes]) -> Path:
+    """The scripts (executable) first, then the files in sorted order, with fixed dates."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in scripts.items():
             collect.zip_entry(zf, name, text.encode(), 0o755)

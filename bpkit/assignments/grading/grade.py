@@ -212,7 +212,7 @@ def grade_exercise(
     from bpkit.assignments.grading.checks import CHECKS
 
     checks = CHECKS[ex.name]
-    rel = ex.module.replace(".", "/") + ".py"
+    rel = ex.path
     if rel in sub.problems:
         return _all_failed(checks, sub.problems[rel])
     left = deadline - time.monotonic()

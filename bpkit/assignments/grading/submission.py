@@ -28,9 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from bpkit.assignments.student import exercises
 
-MODULES: tuple[str, ...] = tuple(
-    sorted({ex.module.replace(".", "/") + ".py" for ex in exercises.EXERCISES})
-)
+MODULES: tuple[str, ...] = exercises.MODULE_PATHS
 MAX_BYTES = 2 * 2**20
 
 

@@ -29,14 +29,14 @@ from pathlib import Path
 
 from bpkit.assignments.grading import runtime
 from bpkit.assignments.grading.runtime import sandbox, wire
+from bpkit.assignments.student import exercises
 
 # argv: request fd, reply fd, runtime dir, numpy's site dir, the grader's pid.
 BOOT = (
     "import sys; sys.path[:0] = sys.argv[3:5]; "
     "from bpkit_grader import worker; worker.main(sys.argv[1:3] + sys.argv[5:6])"
 )
-# Every module of the runtime package is copied: it imports only the standard library,
-# numpy and its siblings (tests/grading/test_layout.py checks it).
+# Every module of the runtime package is copied (stdlib, numpy, siblings: tests/test_layout.py).
 RUNTIME_DIR = Path(runtime.__file__).parent
 RUNTIME_MODULES = tuple(sorted(p.name for p in RUNTIME_DIR.glob("*.py") if p.name != "__init__.py"))
 STARTUP_SECONDS = 60.0
@@ -193,6 +193,7 @@ class Worker:
             "run_dir": str(run_dir),
             "drop_from_path": [str(runtime_dir), paths["numpy_site"]],
             "simulate_missing": list(policy.switched_off),
+            "module_files": dict(exercises.MODULE_FILES),
         }
         self._handshake(config)
 
@@ -448,8 +449,7 @@ class Worker:
 
     def import_module(self, module: str) -> None:
         """Import a module of the submission (this runs its top-level code)."""
-        path = module.replace(".", "/") + ".py"
-        self.request(("import", module), f"importing {path}")
+        self.request(("import", module), f"importing {exercises.MODULE_FILES.get(module, module)}")
 
 
 def _is_layer_call(reply: object) -> bool:

@@ -3,8 +3,8 @@
 The edition is a self-contained folder a student installs with ``pip install -e .``:
 
 - ``bpkit/``: the package files named in :data:`SHIP`, with the solution regions of the
-  released exercises turned into stubs (:mod:`bpkit.assignments.release.markers`); the others keep
-  their reference code. Grading code and hidden checks are never in :data:`SHIP`.
+  released exercises turned into stubs (:mod:`.stubs`); the others keep their reference
+  code. Grading code and hidden checks are never in :data:`SHIP`.
 - ``notebooks/``: every ``*.ipynb`` with code regions stubbed and markdown answers blanked
   (stored outputs kept, the student compares against them), and nothing else: the folder a
   learner browses in JupyterLab holds only notebooks.
@@ -35,7 +35,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 try:
@@ -43,8 +42,14 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser ships as the tomli package
     import tomli as tomllib
 
-import bpkit
-from bpkit.assignments.release import markers, nbfiles, student_files
+from bpkit.assignments.release import markers, nbfiles, stubs, student_files
+from bpkit.assignments.release.source import (
+    ReleaseError,
+    default_source,
+    matches,
+    selected,
+    walk,
+)
 from bpkit.assignments.student import collect
 from bpkit.assignments.student import exercises as registry
 
@@ -73,62 +78,6 @@ NOTEBOOK_FILES = ("notebooks/*.ipynb",)
 # nbval's settings for checking the notebooks, kept out of notebooks/.
 NBVAL_FILES = ("tests/nbval_sanitize.cfg",)
 PUBLIC_TESTS = ("tests/exercises/*.py",)
-_SKIP_NAMES = ("__pycache__", "*.pyc", ".*", "*.egg-info")
-
-
-class ReleaseError(ValueError):
-    """The source cannot be released as asked; the message says what and where."""
-
-
-def _matches(rel: str, patterns: Iterable[str]) -> bool:
-    parts = rel.split("/")
-    for pattern in patterns:
-        pat = pattern.split("/")
-        if len(pat) == len(parts) and all(
-            fnmatchcase(a, b) for a, b in zip(parts, pat, strict=True)
-        ):
-            return True
-    return False
-
-
-def _walk(root: Path, folder: str) -> list[str]:
-    """Relative paths of the files under ``root/folder``, sorted, caches and dotfiles left out."""
-    found = []
-    for path in sorted((root / folder).rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if any(_matches(part, _SKIP_NAMES) for part in rel.split("/")) or not path.is_file():
-            continue
-        found.append(rel)
-    return found
-
-
-def default_source() -> Path:
-    """The repository root above the imported ``bpkit`` package (an editable install)."""
-    root = Path(bpkit.__file__).resolve().parent.parent
-    if not (root / "notebooks").is_dir():
-        raise ReleaseError(
-            f"cannot find the course source: bpkit is imported from {root / 'bpkit'}, but "
-            f"{root / 'notebooks'} does not exist; expected a repository checkout installed "
-            "with `pip install -e .`, or pass the repository root as --source"
-        )
-    return root
-
-
-def selected(names: Iterable[str] | None) -> list[str]:
-    """Check exercise names against the registry; None means all of them."""
-    if names is None:
-        return [ex.name for ex in registry.EXERCISES]
-    chosen = []
-    for name in names:
-        try:
-            chosen.append(registry.get(name).name)
-        except KeyError as exc:
-            raise ReleaseError(exc.args[0]) from None
-    if not chosen:
-        raise ReleaseError("--exercises: expected at least one exercise name, got none")
-    return sorted(set(chosen), key=[ex.name for ex in registry.EXERCISES].index)
-
-
 # --- steps: each takes the source root, the released names and the files rendered so far ---
 
 Files = dict[str, bytes]
@@ -136,34 +85,48 @@ Files = dict[str, bytes]
 
 def package(source: Path, released: list[str], files: Files) -> None:
     """Ship the allow-listed package files, stubbing the released exercises' regions."""
-    found: dict[str, list[markers.OwnedRegion]] = {}
-    for rel in _walk(source, "bpkit"):
-        if not _matches(rel, SHIP):
-            if rel.startswith(TOOLING):
-                continue
-            raise ReleaseError(
-                f"{rel}: not in the ship list of bpkit/assignments/release/edition.py; add it to "
-                "SHIP if students get it, or move it under bpkit/assignments/ if they must not"
-            )
-        data = (source / rel).read_bytes()
-        if rel.endswith(".py"):
-            text = data.decode("utf-8")
-            module = rel[: -len(".py")].replace("/", ".")
-            found[module] = markers.module_regions(text, rel, module)
-            data = markers.render_module(text, rel, module, released).encode("utf-8")
-        files[rel] = data
+    found: dict[str, list[stubs.OwnedRegion]] = {}
+    for rel in walk(source, "bpkit"):
+        if _ships(rel):
+            files[rel] = _render_package_file(source, rel, released, found)
     for name in released:
-        ex = registry.get(name)
-        rel = ex.path
-        if ex.module not in found:
-            raise ReleaseError(f"exercise {name}: its module {rel} is not in the source")
-        have = {o.qualname for o in found[ex.module] if o.exercise == name}
-        for target in ex.targets:
-            if target not in have:
-                raise ReleaseError(
-                    f"exercise {name}: {rel} has no solution region in {target}; expected "
-                    "at least one, between '# BEGIN SOLUTION' and '# END SOLUTION'"
-                )
+        _check_regions(registry.get(name), found)
+
+
+def _ships(rel: str) -> bool:
+    """Whether a package file ships; tooling does not, and a file on neither list is an error."""
+    if matches(rel, SHIP):
+        return True
+    if rel.startswith(TOOLING):
+        return False
+    raise ReleaseError(
+        f"{rel}: not in the ship list of bpkit/assignments/release/edition.py; add it to "
+        "SHIP if students get it, or move it under bpkit/assignments/ if they must not"
+    )
+
+
+def _render_package_file(source: Path, rel: str, released: list[str], found: dict) -> bytes:
+    """A package file as it ships; for a module, its regions go into ``found``."""
+    data = (source / rel).read_bytes()
+    if not rel.endswith(".py"):
+        return data
+    text = data.decode("utf-8")
+    module = rel[: -len(".py")].replace("/", ".")
+    found[module] = stubs.module_regions(text, rel, module)
+    return stubs.render_module(text, rel, module, released).encode("utf-8")
+
+
+def _check_regions(ex: registry.Exercise, found: dict[str, list[stubs.OwnedRegion]]) -> None:
+    """A released exercise needs its module and a region in every one of its targets."""
+    if ex.module not in found:
+        raise ReleaseError(f"exercise {ex.name}: its module {ex.path} is not in the source")
+    have = {o.qualname for o in found[ex.module] if o.exercise == ex.name}
+    for target in ex.targets:
+        if target not in have:
+            raise ReleaseError(
+                f"exercise {ex.name}: {ex.path} has no solution region in {target}; expected "
+                "at least one, between '# BEGIN SOLUTION' and '# END SOLUTION'"
+            )
 
 
 def notebooks(source: Path, released: list[str], files: Files) -> None:
@@ -174,8 +137,8 @@ def notebooks(source: Path, released: list[str], files: Files) -> None:
     """
     if not (source / "notebooks").is_dir():
         return
-    for rel in _walk(source, "notebooks"):
-        if not _matches(rel, NOTEBOOK_FILES):
+    for rel in walk(source, "notebooks"):
+        if not matches(rel, NOTEBOOK_FILES):
             continue
         raw = (source / rel).read_bytes()
         if rel.endswith(".ipynb"):
@@ -191,8 +154,8 @@ def notebooks(source: Path, released: list[str], files: Files) -> None:
 
 def public_tests(source: Path, released: list[str], files: Files) -> None:
     """Ship the public tests, and check that every released exercise has its file."""
-    for rel in _walk(source, "tests/exercises"):
-        if _matches(rel, PUBLIC_TESTS):
+    for rel in walk(source, "tests/exercises"):
+        if matches(rel, PUBLIC_TESTS):
             files[rel] = (source / rel).read_bytes()
     for name in released:
         rel = registry.get(name).public_tests
@@ -220,13 +183,12 @@ def project_files(source: Path, released: list[str], files: Files) -> None:
         rel for rel in files if rel.startswith("notebooks/") or rel in NBVAL_FILES
     )
     submitted = sorted(rel for rel in files if collect.is_submitted(rel))
-    stubbed = sorted({registry.get(name).path for name in released})
     version = project["project"]["version"]
     texts = {
         "README.md": student_files.readme(
             released, shipped_notebooks, submitted, _notebook_needs(files)
         ),
-        "pyproject.toml": student_files.pyproject(project, stubbed),
+        "pyproject.toml": student_files.pyproject(project),
         "environment.yml": student_files.environment_yml(project),
         collect.MANIFEST: student_files.manifest(released, version, submitted),
     }
@@ -375,51 +337,6 @@ def _write_atomically(out: Path, files: Files) -> None:
         ) from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def fill_stubs(
-    edition_dir: str | Path,
-    source: str | Path | None = None,
-    exercises: Iterable[str] | None = None,
-) -> None:
-    """Put the reference code back into a student edition, in place.
-
-    Parameters
-    ----------
-    edition_dir : path
-        A folder written by :func:`build`.
-    source : path, optional
-        The repository root it was built from (default as in :func:`build`).
-    exercises : iterable of str, optional
-        The exercises to fill; every released one when None, and then the notebook cells
-        too. Lines outside the stubs, a student's edits included, stay as they are.
-    """
-    root = Path(source).resolve() if source is not None else default_source()
-    edition = Path(edition_dir)
-    manifest = json.loads((edition / collect.MANIFEST).read_text(encoding="utf-8"))
-    released = manifest["released_exercises"]
-    fill = released if exercises is None else selected(exercises)
-    not_released = sorted(set(fill) - set(released))
-    if not_released:
-        raise ReleaseError(
-            f"exercises {not_released} are not stubs in {edition}; expected some of {released}"
-        )
-    try:
-        for rel, module in sorted({(registry.get(n).path, registry.get(n).module) for n in fill}):
-            path = edition / rel
-            text = markers.fill_module(
-                path.read_text(encoding="utf-8"),
-                (root / rel).read_text(encoding="utf-8"),
-                rel,
-                module,
-                fill,
-            )
-            path.write_text(text, encoding="utf-8")
-        if exercises is None:
-            for path in sorted((edition / "notebooks").glob("*.ipynb")):
-                nbfiles.fill(path, root / "notebooks" / path.name, f"notebooks/{path.name}")
-    except (markers.MarkerError, nbfiles.NotebookError) as exc:
-        raise ReleaseError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

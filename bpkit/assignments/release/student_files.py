@@ -16,10 +16,6 @@ from collections.abc import Mapping, Sequence
 from bpkit.assignments.student import exercises
 
 SANITIZE_FILE = "tests/nbval_sanitize.cfg"
-# Ruff rules a stubbed module breaks until the student writes the code: the given `return`
-# names values the region used to compute (F821), locals and imports are set up for code
-# that is not there yet (F841, F401; `ruff check --fix` would even delete those imports).
-STUB_IGNORES = ("F401", "F821", "F841")
 
 
 def _toml_str(value: str) -> str:
@@ -61,40 +57,20 @@ def _toml_tables(name: str, table: dict) -> list[str]:
     return out
 
 
-def ruff_settings(project: dict, stubbed: Sequence[str]) -> list[str]:
-    """The repository's ruff settings, and :data:`STUB_IGNORES` for the stubbed modules.
+def ruff_settings(project: dict) -> list[str]:
+    """The repository's ruff settings, unchanged.
 
     Without settings of its own, ruff in the edition would apply its defaults and a
-    student's ``ruff format`` would rewrap every file.
+    student's ``ruff format`` would rewrap every file. The stubbed modules need no
+    exemption: the given code defines every name it uses (``out = None`` before a
+    region), so ruff flags a student's undefined name there as anywhere else.
     """
     ruff = dict(project.get("tool", {}).get("ruff", {}))
-    lint = dict(ruff.pop("lint", {}))
-    ignores = {k: list(v) for k, v in lint.pop("per-file-ignores", {}).items()}
-    for rel in stubbed:
-        ignores[rel] = sorted({*ignores.get(rel, []), *STUB_IGNORES})
-    out = _toml_tables("tool.ruff", ruff) + _toml_tables("tool.ruff.lint", lint)
-    if ignores:
-        out += [
-            "",
-            "# The exercise modules are stubs until you write your code: names that the given",
-            "# `return` uses are not defined yet (F821), and some locals and imports are only",
-            "# used by the code you write (F841, F401). The public tests catch what these would.",
-        ]
-        out += _toml_tables("tool.ruff.lint.per-file-ignores", ignores)[1:]
-    return out
+    lint = ruff.pop("lint", {})
+    return _toml_tables("tool.ruff", ruff) + _toml_tables("tool.ruff.lint", lint)
 
 
-def markers() -> list[str]:
-    """The pytest marker lines: one per exercise, from the registry, plus ``slow``."""
-    lines = []
-    for ex in exercises.EXERCISES:
-        where = f"{ex.module}: {', '.join(ex.targets)}"
-        lines.append(f"{ex.name}: exercise {ex.name}, {ex.title} ({where})")
-    lines.append("slow: takes more than a few seconds")
-    return lines
-
-
-def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
+def pyproject(project: dict) -> str:
     """The student edition's ``pyproject.toml``.
 
     Parameters
@@ -103,16 +79,19 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
         The repository's ``pyproject.toml`` as parsed by :mod:`tomllib`; its build system,
         project metadata, runtime dependencies, ``dev`` extra (the test tools), scripts,
         setuptools options and ruff settings carry over.
-    stubbed : sequence of str
-        The modules that hold stubs (``bpkit/layers.py``): ruff ignores :data:`STUB_IGNORES`
-        in them.
     """
+    out = ["# The student edition of bpkit, written by `bpkit release`."]
+    out += _project_tables(project) + _setuptools_tables(project) + _pytest_table()
+    out += ruff_settings(project)
+    return "\n".join(out) + "\n"
+
+
+def _project_tables(project: dict) -> list[str]:
+    """Build system, metadata, dependencies, the ``dev`` extra and scripts, as in the source."""
     meta = project["project"]
     build = project["build-system"]
-    setuptools = project.get("tool", {}).get("setuptools", {})
     dev = meta.get("optional-dependencies", {}).get("dev", [])
     out = [
-        "# The student edition of bpkit, written by `bpkit release`.",
         "",
         "[build-system]",
         f"requires = {_toml_list(build['requires'])}",
@@ -132,6 +111,13 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
         "[project.scripts]",
     ]
     out += [f"{k} = {_toml_str(v)}" for k, v in sorted(meta.get("scripts", {}).items())]
+    return out
+
+
+def _setuptools_tables(project: dict) -> list[str]:
+    """Which packages and package data the edition installs."""
+    setuptools = project.get("tool", {}).get("setuptools", {})
+    out = []
     find = setuptools.get("packages", {}).get("find", {"include": ["bpkit*"]})
     out += ["", "[tool.setuptools.packages.find]"]
     out += [f"{k} = {_toml_list(v)}" for k, v in sorted(find.items())]
@@ -139,7 +125,12 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
     if data:
         out += ["", "[tool.setuptools.package-data]"]
         out += [f"{k} = {_toml_list(v)}" for k, v in sorted(data.items())]
-    out += [
+    return out
+
+
+def _pytest_table() -> list[str]:
+    """pytest options: the public tests, strict markers, one marker per exercise."""
+    return [
         "",
         "[tool.pytest.ini_options]",
         # nbreply fails a notebook cell whose error was hidden; it is idle without --nbval.
@@ -147,10 +138,8 @@ def pyproject(project: dict, stubbed: Sequence[str] = ()) -> str:
         'addopts = "--strict-markers -ra -p bpkit.assignments.student.nbreply '
         '-p bpkit.assignments.student.progress"',
         'testpaths = ["tests"]',
-        f"markers = {_toml_list(markers())}",
+        f"markers = {_toml_list(exercises.pytest_markers())}",
     ]
-    out += ruff_settings(project, stubbed)
-    return "\n".join(out) + "\n"
 
 
 def environment_yml(project: dict) -> str:
@@ -225,6 +214,38 @@ def _notebook_table(notebooks: Sequence[str], needs: Mapping[str, Sequence[str]]
     return "\n".join(rows)
 
 
+def _exercise_rows(released: Sequence[str]) -> list[str]:
+    """One table row per released exercise, in registry order."""
+    return [
+        f"| `{ex.name}` | `{ex.module}`: {', '.join(f'`{t}`' for t in ex.targets)} "
+        f"| {ex.points} | {ex.title} |"
+        for ex in exercises.EXERCISES
+        if ex.name in released
+    ]
+
+
+def _notebook_section(notebooks: Sequence[str], needs: Mapping[str, Sequence[str]]) -> str:
+    """The notebooks shipped, what each needs, and the command that checks their outputs."""
+    nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
+    if SANITIZE_FILE in notebooks:
+        nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
+    if not any(nb.endswith(".ipynb") for nb in notebooks):
+        return "This edition has no notebooks."
+    return f"""Each notebook runs the exercises it needs: write them in `bpkit/`, check
+them with the command in the table, then run the notebook.
+
+{_notebook_table(notebooks, needs)}
+
+The notebooks keep the outputs of a reference run: they show what each cell prints once
+the code is right. An edit to `bpkit/*.py` counts the next time you run a cell (the
+notebooks reload `bpkit`), no kernel restart needed. Once your code is in, check that your
+notebooks reproduce the stored outputs:
+
+```
+{nb_check}
+```"""
+
+
 def readme(
     released: Sequence[str],
     notebooks: Sequence[str],
@@ -244,31 +265,8 @@ def readme(
     needs : mapping, optional
         Notebook path -> the exercises it needs (:func:`notebook_exercises`).
     """
-    rows = [
-        f"| `{ex.name}` | `{ex.module}`: {', '.join(f'`{t}`' for t in ex.targets)} "
-        f"| {ex.points} | {ex.title} |"
-        for ex in exercises.EXERCISES
-        if ex.name in released
-    ]
-    nb_check = "python -m pytest --nbval --nbval-current-env notebooks"
-    if SANITIZE_FILE in notebooks:
-        nb_check += f" --nbval-sanitize-with {SANITIZE_FILE}"
-    if any(nb.endswith(".ipynb") for nb in notebooks):
-        nb_section = f"""Each notebook runs the exercises it needs: write them in `bpkit/`, check
-them with the command in the table, then run the notebook.
-
-{_notebook_table(notebooks, needs or {})}
-
-The notebooks keep the outputs of a reference run: they show what each cell prints once
-the code is right. An edit to `bpkit/*.py` counts the next time you run a cell (the
-notebooks reload `bpkit`), no kernel restart needed. Once your code is in, check that your
-notebooks reproduce the stored outputs:
-
-```
-{nb_check}
-```"""
-    else:
-        nb_section = "This edition has no notebooks."
+    rows = _exercise_rows(released)
+    nb_section = _notebook_section(notebooks, needs or {})
     files = "\n".join(f"- `{path}`" for path in submitted)
     return f"""# bpkit, student edition
 

@@ -1,8 +1,11 @@
 """The one registry of exercises: what each covers, what it is worth, and where its tests live.
 
-Everything that needs to know about exercises reads this table: the release (which
-solution regions become stubs), the public tests (one pytest marker per exercise), the
-grader (points, hidden checks) and the Gradescope ``tags``.
+Everything that needs to know about exercises reads this table, and everything derived from
+an exercise is derived here, once: the path of its module (:attr:`Exercise.path`, what a
+student hands in and the grader reads), its public test file (:attr:`Exercise.public_tests`),
+its pytest marker text (:attr:`Exercise.marker`; :func:`pytest_markers` is the list that both
+the repository's ``pyproject.toml`` and the edition's carry) and its targets, the functions
+whose solution regions the release stubs and whose names tag the grader's checks.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ class Exercise:
     def path(self) -> str:
         """Path, relative to the repository root, of the module that holds the exercise."""
         return self.module.replace(".", "/") + ".py"
+
+    @property
+    def marker(self) -> str:
+        """The exercise's pytest marker line: ``name: description``."""
+        where = f"{self.module}: {', '.join(self.targets)}"
+        return f"{self.name}: exercise {self.name}, {self.title} ({where})"
 
 
 EXERCISES: tuple[Exercise, ...] = (
@@ -131,3 +140,16 @@ def stub_message(exercise: str, qualname: str) -> str:
 # The modules that hold exercises, relative to the repository root: what a student hands in
 # and what the grader takes from a submission.
 MODULE_PATHS: tuple[str, ...] = tuple(sorted({ex.path for ex in EXERCISES}))
+# Dotted module name -> that path, for messages about a module of the submission.
+MODULE_FILES: dict[str, str] = {ex.module: ex.path for ex in EXERCISES}
+
+SLOW_MARKER = "slow: takes more than a few seconds"
+
+
+def pytest_markers() -> list[str]:
+    """The pytest ``markers`` lines: one per exercise, in registry order, then ``slow``.
+
+    The edition's ``pyproject.toml`` is generated with them, and a test holds the
+    repository's to the same lines word for word.
+    """
+    return [ex.marker for ex in EXERCISES] + [SLOW_MARKER]

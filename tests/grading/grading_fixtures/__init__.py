@@ -16,9 +16,11 @@ from pathlib import Path
 
 import bpkit
 from bpkit.assignments.release import edition as release
+from bpkit.assignments.release import fill
+from bpkit.assignments.student import exercises
 
 REPO = Path(bpkit.__file__).resolve().parent.parent
-MODULES = ("bpkit/layers.py", "bpkit/models.py", "bpkit/optim.py")
+MODULES = exercises.MODULE_PATHS
 
 
 def stub_edition(dest: Path) -> Path:
@@ -29,7 +31,7 @@ def stub_edition(dest: Path) -> Path:
 def honest_edition(dest: Path) -> Path:
     """A student edition with every exercise filled in with the reference code."""
     release.build(dest)
-    release.fill_stubs(dest)
+    fill.fill_stubs(dest)
     return dest
 
 

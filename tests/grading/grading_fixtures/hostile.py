@@ -22,7 +22,7 @@ from pathlib import Path
 import grading_fixtures as fx
 from bpkit.assignments.student import exercises
 
-LAYERS, MODELS, OPTIM = "bpkit/layers.py", "bpkit/models.py", "bpkit/optim.py"
+LAYERS, MODELS, OPTIM = (exercises.get(n).path for n in ("affine", "two_layer_net", "sgd"))
 OPTIM_EXERCISES = ("sgd", "sgd_momentum", "rmsprop", "adam")
 ALL_EXERCISES = tuple(ex.name for ex in exercises.EXERCISES)
 

@@ -72,7 +72,7 @@ def main(argv: list[str]) -> None:
     # The grader decides whether a worker with a layer missing may go on (it stops it
     # otherwise before any student code is imported).
     conn.send(wire.encode(("ready", lines, missing)))
-    _Server(conn, root).serve()
+    _Server(conn, root, config["module_files"]).serve()
 
 
 def die_with_parent(grader_pid: int) -> None:
@@ -163,8 +163,9 @@ class _Missing(Exception):
 
 
 class _Server:
-    def __init__(self, conn: _Conn, root: str):
+    def __init__(self, conn: _Conn, root: str, module_files: dict[str, str]):
         self.conn, self.root = conn, root
+        self.module_files = module_files  # from the registry, in the grader: module -> path
         self.handles: dict[int, object] = {}
 
     def serve(self) -> None:
@@ -218,7 +219,7 @@ class _Server:
             target = importlib.import_module(module)
             for part in qualname.split("."):
                 if not hasattr(target, part):
-                    path = module.replace(".", "/") + ".py"
+                    path = self.module_files.get(module, module)
                     raise _Missing(f"{path} has no {qualname} (deleted or renamed?)")
                 target = getattr(target, part)
         else:
