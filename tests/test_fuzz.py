@@ -25,11 +25,12 @@ and prints them as a table (1,500 examples make about 20,000 calls):
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 import numpy as np
 import pytest
-from fuzz_files import DATA_TARGETS
+from fuzz_files import DATA_TARGETS, WORKDIR
 from fuzzing import (
     ERROR,
     GOOD,
@@ -761,6 +762,13 @@ TARGETS = (
 
 
 CASES = [(t, a) for t in TARGETS for a in t.variants]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_files_at_the_end():
+    # atexit alone misses pytest-xdist's workers, which end without running it.
+    yield
+    shutil.rmtree(WORKDIR, ignore_errors=True)
 
 
 def _strict(outcome, description):

@@ -137,18 +137,17 @@ def build(
         if edition is None:
             edition = release.build(Path(tmp) / "edition", source=root)
         files = {**_kit_files(root), **_edition_files(Path(edition))}
-    seed = int(seed if seed is not None else secrets.randbits(63))
     return _write_zip(Path(out_zip), _scripts(limits, allow_unconfined, seed), files)
 
 
-def _scripts(limits: Limits, allow_unconfined: bool, seed: int) -> dict[str, str]:
+def _scripts(limits: Limits, allow_unconfined: bool, seed: int | None) -> dict[str, str]:
     """``setup.sh`` and ``run_autograder`` with this build's limits and seed filled in."""
     return {
         "setup.sh": SETUP_SH,
         "run_autograder": RUN_AUTOGRADER.format(
             timeout=limits.timeout,
             memory=limits.memory_mb,
-            seed=seed,
+            seed=int(seed if seed is not None else secrets.randbits(63)),
             extra=" --allow-unconfined" if allow_unconfined else "",
         ),
     }
