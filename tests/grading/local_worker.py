@@ -75,7 +75,7 @@ def build_module(name: str, source: str) -> types.ModuleType:
 
 
 def check_rng(seed: int, exercise: str, check: str) -> np.random.Generator:
-    """The generator ``bpkit grade`` gives a check (see grade.grade_exercise)."""
+    """The generator ``bpkit grade`` gives a check (see one_submission.grade_exercise)."""
     return np.random.default_rng([seed, zlib.crc32(f"{exercise}/{check}".encode())])
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import grading_fixtures as fx
 import pytest
 
-from bpkit.assignments.grading import grade, report, scratch, submission
+from bpkit.assignments.grading import grade, one_submission, report, scratch, submission
 from bpkit.assignments.grading import worker_client as remote
 from bpkit.assignments.grading.checks import CHECKS, Check
 from bpkit.assignments.grading.runtime.sandbox import Limits
@@ -291,14 +291,14 @@ def test_a_value_that_trips_a_check_fails_the_check_not_the_run(editions, tmp_pa
         "    return out\n\n\n"
         "TwoLayerNet.loss = _loss\n",
     )
-    ctx = grade.make_context(
+    ctx = one_submission.make_context(
         tmp_path / "run",
         Limits(),
         1,
         [exercises.get("two_layer_net")],
         edition=str(editions["stub"]),
     )
-    results = grade.grade_submission(submission.load(sub), ctx).checks
+    results = one_submission.grade_submission(submission.load(sub), ctx).checks
     failed = {r.check.name: r.message for r in results if not r.passed}
     assert set(failed) == {"loss", "reg", "unchanged"}  # "unchanged" checks the values too
     assert all("expected keys ['W1', 'b1', 'W2', 'b2'], got [" in m for m in failed.values())
@@ -308,11 +308,11 @@ def test_whatever_the_import_raises_costs_only_that_exercise(editions, tmp_path,
     def broken_import(worker, module):
         raise OSError("the reply pipe broke")
 
-    ctx = grade.make_context(
+    ctx = one_submission.make_context(
         tmp_path / "run", Limits(), 1, [exercises.get("sgd")], edition=str(editions["stub"])
     )
     monkeypatch.setattr(remote.Worker, "import_module", broken_import)
-    results = grade.grade_submission(submission.load(editions["honest"]), ctx).checks
+    results = one_submission.grade_submission(submission.load(editions["honest"]), ctx).checks
     assert [r.score for r in results] == [0.0] * len(CHECKS["sgd"])
     assert all("OSError: the reply pipe broke" in r.message for r in results)
 
@@ -570,7 +570,7 @@ def test_a_lower_hard_limit_of_the_grader_is_reported_as_the_graders_problem(edi
 
 
 def test_a_submission_that_cannot_even_be_listed_costs_only_itself(editions, tmp_path, monkeypatch):
-    ctx = grade.make_context(
+    ctx = one_submission.make_context(
         tmp_path / "run", Limits(), 1, [exercises.get("sgd")], edition=str(editions["stub"])
     )
 
@@ -578,7 +578,7 @@ def test_a_submission_that_cannot_even_be_listed_costs_only_itself(editions, tmp
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(submission, "load", broken_load)
-    result = grade.grade_path(str(editions["honest"]), ctx)
+    result = one_submission.grade_path(str(editions["honest"]), ctx)
     assert result.total == 0 and len(result.checks) == len(CHECKS["sgd"])
     assert result.notes == ["could not be read: RecursionError: maximum recursion depth exceeded"]
 

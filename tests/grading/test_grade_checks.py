@@ -19,7 +19,7 @@ import known_mistakes
 import pytest
 from local_worker import build_module, grade_local
 
-from bpkit.assignments.grading import grade
+from bpkit.assignments.grading import one_submission
 from bpkit.assignments.grading.checks import CHECKS
 from bpkit.assignments.grading.runtime.sandbox import Limits
 from bpkit.assignments.grading.submission import Submission
@@ -32,7 +32,7 @@ SEEDS += [secrets.randbits(63) for _ in range(int(os.environ.get("BPKIT_GRADE_RA
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    return grade.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
+    return one_submission.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def grade_with(ctx, honest, module: str, code: str, names: list[str], seed: int)
     files = {rel: text.encode() for rel, text in honest.items()}
     files[module] = (honest[module] + "\n\n" + code.strip() + "\n").encode()
     run = dataclasses.replace(ctx, seed=seed, selected=[exercises.get(n) for n in names])
-    return grade.grade_submission(Submission("variant", files), run).checks
+    return one_submission.grade_submission(Submission("variant", files), run).checks
 
 
 CORRECT = {
@@ -587,7 +587,7 @@ def test_real_workers_grade_as_the_in_process_worker_of_the_known_mistakes_suite
             names.append(exercise)
     files = {rel: text.encode() for rel, text in texts.items()}
     run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get(n) for n in names])
-    real = grade.grade_submission(Submission("agreement", files), run).checks
+    real = one_submission.grade_submission(Submission("agreement", files), run).checks
     modules = {
         rel.removesuffix(".py").replace("/", "."): build_module(
             rel.removesuffix(".py").replace("/", "."), texts[rel]

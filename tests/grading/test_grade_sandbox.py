@@ -17,7 +17,7 @@ import grading_fixtures as fx
 import pytest
 
 import bpkit
-from bpkit.assignments.grading import grade
+from bpkit.assignments.grading import grade, one_submission
 from bpkit.assignments.grading.runtime import sandbox, seccomp_filter
 from bpkit.assignments.grading.runtime.sandbox import Limits
 from bpkit.assignments.grading.worker_client import MAX_TEXT, Policy, StudentError, WorkerDied
@@ -173,8 +173,8 @@ def stub(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("layer", sandbox.LAYERS)
 def test_a_missing_layer_stops_grading_before_any_submission(stub, tmp_path, layer):
-    with pytest.raises(grade.GradingError, match=f"refusing to grade: {layer}"):
-        grade.make_context(
+    with pytest.raises(one_submission.GradingError, match=f"refusing to grade: {layer}"):
+        one_submission.make_context(
             tmp_path, Limits(), edition=str(stub), policy=Policy(switched_off=(layer,))
         )
 
@@ -182,7 +182,7 @@ def test_a_missing_layer_stops_grading_before_any_submission(stub, tmp_path, lay
 @pytest.mark.parametrize("layer", sandbox.LAYERS)
 def test_allow_unconfined_grades_and_says_so_loudly(stub, tmp_path, layer):
     policy = Policy(allow_unconfined=True, switched_off=(layer,))
-    ctx = grade.make_context(tmp_path, Limits(), edition=str(stub), policy=policy)
+    ctx = one_submission.make_context(tmp_path, Limits(), edition=str(stub), policy=policy)
     assert ctx.missing == [layer]
     assert ctx.notes()[0].startswith(f"WARNING: UNCONFINED GRADING: {layer} NOT in force")
     if layer == "seccomp":  # without seccomp, RLIMIT_NPROC stands in against fork bombs
@@ -212,7 +212,7 @@ def test_the_command_fails_closed_unless_allow_unconfined(stub, tmp_path, capsys
 
 
 def test_a_fully_confined_machine_grades_without_warning(stub, tmp_path):
-    ctx = grade.make_context(tmp_path, Limits(), edition=str(stub))
+    ctx = one_submission.make_context(tmp_path, Limits(), edition=str(stub))
     assert ctx.missing == []
     assert any(line.startswith("Landlock ABI") for line in ctx.confinement)  # probed once
     assert not any("WARNING" in line for line in ctx.notes())
@@ -346,12 +346,12 @@ def deep_reply():
 @pytest.fixture()
 def probe_worker(stub, tmp_path):
     """Start a worker on a folder holding PROBE_MODULE with small disk limits."""
-    ctx = grade.make_context(tmp_path / "run", Limits(), 1, edition=str(stub))
+    ctx = one_submission.make_context(tmp_path / "run", Limits(), 1, edition=str(stub))
     ctx.limits = replace(ctx.limits, timeout=30.0, disk_mb=16, file_mb=8)
     run_dir = tmp_path / "copy"
     run_dir.mkdir()
     (run_dir / "probe.py").write_text(PROBE_MODULE)
-    worker = grade.start_worker(ctx, run_dir)
+    worker = one_submission.start_worker(ctx, run_dir)
     worker.import_module("probe")
     yield worker
     worker.close()

@@ -17,7 +17,7 @@ import grading_fixtures as fx
 import numpy as np
 import pytest
 
-from bpkit.assignments.grading import grade, layer_service, stand_ins
+from bpkit.assignments.grading import layer_service, one_submission, stand_ins
 from bpkit.assignments.grading.checks import CHECKS, Check
 from bpkit.assignments.grading.runtime.sandbox import Limits
 from bpkit.assignments.grading.submission import Submission
@@ -31,7 +31,7 @@ POINTS = {n: {c.name: c.points for c in CHECKS[n]} for n in NETS}
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    return grade.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
+    return one_submission.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def grade_seeds(ctx, honest, edits: dict[str, str], names=NETS, seeds=SEEDS, mon
             CHECKS, name, [_seeded(c, seed) for seed in seeds for c in CHECKS[name]]
         )
     run = dataclasses.replace(ctx, selected=[exercises.get(n) for n in names])
-    results = grade.grade_submission(Submission("variant", files), run).checks
+    results = one_submission.grade_submission(Submission("variant", files), run).checks
     failed: dict[str, list[set[str]]] = {}
     for name in names:
         mine = [r for r in results if r.check.exercise == name]
@@ -629,7 +629,7 @@ def relu_forward(x):
     files = {rel: text.encode() for rel, text in honest.items()}
     files[LAYERS] = (honest[LAYERS] + "\n\n" + code.strip() + "\n").encode()
     run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get("relu")])
-    results = grade.grade_submission(Submission("variant", files), run).checks
+    results = one_submission.grade_submission(Submission("variant", files), run).checks
     forward = next(r for r in results if r.check.name == "forward")
     assert forward.score == 0 and "malformed reply" in forward.message, forward.message
 
@@ -643,7 +643,7 @@ def relu_backward(dout, cache):
     files = {rel: text.encode() for rel, text in honest.items()}
     files[LAYERS] = (honest[LAYERS] + "\n\n" + code.strip() + "\n").encode()
     run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get("relu")])
-    results = grade.grade_submission(Submission("variant", files), run).checks
+    results = one_submission.grade_submission(Submission("variant", files), run).checks
     backward = [r for r in results if "relu_backward" in r.check.targets]
     assert backward and all(r.score == 0 for r in backward)
     assert all(stand_ins.GRADCHECK_MESSAGE in r.message for r in backward), [
@@ -676,7 +676,7 @@ def test_a_model_that_abuses_the_layer_service_only_fails_its_checks(ctx, honest
     files = {rel: text.encode() for rel, text in honest.items()}
     files[MODELS] = (honest[MODELS] + "\n\n" + HOSTILE_MODEL.strip() + "\n").encode()
     run = dataclasses.replace(ctx, seed=SEEDS[0], selected=[exercises.get(n) for n in NETS])
-    results = grade.grade_submission(Submission("variant", files), run).checks
+    results = one_submission.grade_submission(Submission("variant", files), run).checks
     assert results and all(r.score == 0 for r in results)
     net = [r.message for r in results if r.check.exercise == "two_layer_net"]
     assert all(f"more than {layer_service.MAX_CALLS} layer calls" in m for m in net), net

@@ -19,7 +19,6 @@ import os
 import selectors
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bpkit.assignments.grading import runtime
+from bpkit.assignments.grading import disk_usage, runtime
 from bpkit.assignments.grading.runtime import sandbox, wire
 from bpkit.assignments.student import exercises
 
@@ -355,9 +354,9 @@ class Worker:
         is nearly full (see :data:`DISK_RESERVE_MB`).
         """
         self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
-        used, count = _tree_usage(self.run_dir)
+        used, count = disk_usage.tree_usage(self.run_dir, MAX_FILES)
         try:
-            used += _deleted_but_held(self.proc.pid)
+            used += disk_usage.deleted_but_held(self.proc.pid)
         except PermissionError:
             if self.proc.poll() is None:
                 self._stop()
@@ -472,76 +471,6 @@ def _environment(run_dir: Path) -> dict[str, str]:
 def clip(text: str, most: int = MAX_TEXT) -> str:
     """``text`` cut to ``most`` characters, saying so."""
     return text if len(text) <= most else text[:most] + f" [... {len(text) - most} more characters]"
-
-
-def _tree_usage(root: Path) -> tuple[int, int]:
-    """Bytes (allocated blocks) and entries under ``root``, walked without recursion.
-
-    The worker may create, delete or rename anything while this walks, so an entry can
-    vanish or become unreadable between listing and ``stat``: it is skipped then (and
-    counted again on the next round if it comes back). The walk stops past MAX_FILES.
-    """
-    used, count, stack = 0, 0, [str(root)]
-    while stack and count <= MAX_FILES:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    count += 1
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                        else:
-                            used += entry.stat(follow_symlinks=False).st_blocks * 512
-                    except OSError:
-                        continue
-        except OSError:
-            continue
-    return used, count
-
-
-def _deleted_but_held(pid: int) -> int:
-    """Bytes of deleted regular files that process ``pid`` still holds open or mapped.
-
-    Raises PermissionError when /proc does not show the process's descriptors; returns 0
-    when the process is gone.
-    """
-    return _deleted_open(pid) + _deleted_mapped(pid)
-
-
-def _deleted_open(pid: int) -> int:
-    held: dict[tuple[int, int], int] = {}
-    fd_dir = f"/proc/{pid}/fd"
-    try:
-        fds = os.listdir(fd_dir)
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-    for fd in fds:
-        try:
-            if not os.readlink(f"{fd_dir}/{fd}").endswith(" (deleted)"):
-                continue
-            st = os.stat(f"{fd_dir}/{fd}")
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            held[(st.st_dev, st.st_ino)] = st.st_blocks * 512
-    return sum(held.values())
-
-
-def _deleted_mapped(pid: int) -> int:
-    # Each line: start-end perms offset dev inode path, a deleted file's path ending in
-    # " (deleted)". Shared memory (/dev/zero, memfd, SysV) is bounded by RLIMIT_AS instead.
-    held: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
-            maps = [line.split(maxsplit=5) for line in fh if line.endswith(" (deleted)\n")]
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-    for parts in maps:
-        if len(parts) < 6 or parts[5].startswith(("/dev/zero", "/memfd:", "/SYSV")):
-            continue
-        start, end = (int(x, 16) for x in parts[0].split("-"))
-        held[parts[4]] = held.get(parts[4], 0) + end - start
-    return sum(held.values())
 
 
 def _split_dotted(dotted: str) -> tuple[str, str, str]:
