@@ -21,24 +21,12 @@ from local_worker import build_module, grade_local
 
 from bpkit.assignments.grading import one_submission
 from bpkit.assignments.grading.checks import CHECKS
-from bpkit.assignments.grading.runtime.sandbox import Limits
 from bpkit.assignments.grading.submission import Submission
 from bpkit.assignments.student import exercises
 
 LAYERS, OPTIM, MODELS = fx.MODULES[0], fx.MODULES[2], fx.MODULES[1]
 SEEDS = [20261126, 7]
 SEEDS += [secrets.randbits(63) for _ in range(int(os.environ.get("BPKIT_GRADE_RANDOM_SEEDS", 0)))]
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    return one_submission.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
-
-
-@pytest.fixture(scope="module")
-def honest(tmp_path_factory) -> dict[str, str]:
-    edition = fx.honest_edition(tmp_path_factory.mktemp("honest") / "edition")
-    return {rel: (edition / rel).read_text() for rel in fx.MODULES}
 
 
 def grade_with(ctx, honest, module: str, code: str, names: list[str], seed: int):
@@ -143,24 +131,19 @@ def test_correct_variants_get_every_point(ctx, honest, case, seed):
     assert not failed, (seed, [(r.check.exercise, r.check.name, r.message) for r in failed])
 
 
+def catalogued(name: str) -> str:
+    """The code of a mistake that the known-mistakes catalogue holds too."""
+    return known_mistakes.MISTAKES[name][3]
+
+
 MISTAKES = {
-    "sgd steps with w": (OPTIM, "sgd", {"step", "default"}, "stepping with w instead of dw", """
-def sgd(w, dw, config=None):
-    config = {} if config is None else config
-    return w - config.setdefault("learning_rate", 1e-2) * w, config
-"""),
+    "sgd steps with w": (OPTIM, "sgd", {"step", "default"}, "stepping with w instead of dw",
+        catalogued("sgd steps with w"),
+    ),
     "max pool assigns": (
-        LAYERS, "max_pool", {"overlap", "pair", "float32"}, "assigning (=) instead of", """
-def max_pool_backward_naive(dout, cache):
-    x, pp = cache
-    ph, pw, s = pp["pool_height"], pp["pool_width"], pp["stride"]
-    dx = np.zeros_like(x)
-    for n, c, r, q in np.ndindex(*dout.shape):
-        window = x[n, c, r * s : r * s + ph, q * s : q * s + pw]
-        i, j = np.unravel_index(np.argmax(window), window.shape)
-        dx[n, c, r * s + i, q * s + j] = dout[n, c, r, q]
-    return dx
-"""),
+        LAYERS, "max_pool", {"overlap", "pair", "float32"}, "assigning (=) instead of",
+        catalogued("max pool backward assigns"),
+    ),
     "softmax loss not divided by N": (
         LAYERS, "softmax_loss", {"values", "large", "float32"}, "no / N", """
 _reference_softmax = softmax_loss
@@ -170,15 +153,9 @@ def softmax_loss(x, y):
     loss, dx = _reference_softmax(x, y)
     return loss * len(y), dx
 """),
-    "softmax without the max shift": (LAYERS, "softmax_loss", {"large"}, "NaN or infinite", """
-def softmax_loss(x, y):
-    n = x.shape[0]
-    e = np.exp(x)
-    p = e / e.sum(axis=1, keepdims=True)
-    loss = -np.log(p[np.arange(n), y]).mean()
-    p[np.arange(n), y] -= 1
-    return loss, p / n
-"""),
+    "softmax without the max shift": (LAYERS, "softmax_loss", {"large"}, "NaN or infinite",
+        catalogued("softmax without the max shift"),
+    ),
     "softmax shifts x in place": (LAYERS, "softmax_loss", {"float32"}, "modified its input x", """
 _reference_softmax = softmax_loss
 
@@ -276,11 +253,9 @@ def affine_backward(dout, cache):
     return dx.reshape(dx.shape[0], -1), dw, db
 """),
     "relu backward zeroes dout in place": (
-        LAYERS, "relu", {"backward", "pair", "float32"}, "modified its input dout in place", """
-def relu_backward(dout, cache):
-    dout[cache <= 0] = 0
-    return dout
-"""),
+        LAYERS, "relu", {"backward", "pair", "float32"}, "modified its input dout in place",
+        catalogued("relu backward zeroes dout in place"),
+    ),
     "conv backward overwrites the cached x": (
         LAYERS, "conv_backward", {"basic", "pad0", "strided", "float32"},
         "modified cache[0] in place", """

@@ -13,13 +13,11 @@ import ast
 import dataclasses
 import zlib
 
-import grading_fixtures as fx
 import numpy as np
 import pytest
 
 from bpkit.assignments.grading import layer_service, one_submission, stand_ins
 from bpkit.assignments.grading.checks import CHECKS, Check
-from bpkit.assignments.grading.runtime.sandbox import Limits
 from bpkit.assignments.grading.submission import Submission
 from bpkit.assignments.student import diagnose, exercises
 
@@ -27,17 +25,6 @@ LAYERS, MODELS = "bpkit/layers.py", "bpkit/models.py"
 SEEDS = [20261130 + 7919 * i for i in range(10)]
 NETS = ("two_layer_net", "convnet")
 POINTS = {n: {c.name: c.points for c in CHECKS[n]} for n in NETS}
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    return one_submission.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
-
-
-@pytest.fixture(scope="module")
-def honest(tmp_path_factory) -> dict[str, str]:
-    edition = fx.honest_edition(tmp_path_factory.mktemp("honest") / "edition")
-    return {rel: (edition / rel).read_text() for rel in fx.MODULES}
 
 
 def _seeded(check: Check, seed: int) -> Check:
