@@ -501,6 +501,16 @@ def _zip(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
+def _hand_in(path: Path, files: dict[str, bytes], form: str) -> Path:
+    """``files`` handed in as ``path``.zip or as the folder ``path``."""
+    if form == "zip":
+        return _zip(path.with_suffix(".zip"), files)
+    for name, data in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_bytes(data)
+    return path
+
+
 @pytest.mark.parametrize(
     "prefix", ["", "bpkit/", "edition/bpkit/", "upload/edition/bpkit/"], ids=repr
 )
@@ -508,14 +518,7 @@ def _zip(path: Path, files: dict[str, bytes]) -> Path:
 def test_one_layout_rule_for_folders_and_zips(editions, tmp_path, prefix, form):
     files = {prefix + Path(rel).name: (editions["honest"] / rel).read_bytes() for rel in fx.MODULES}
     files["notebooks/README.md"] = b"not a module"
-    if form == "zip":
-        path = _zip(tmp_path / "sub.zip", files)
-    else:
-        path = tmp_path / "sub"
-        for name, data in files.items():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            (path / name).write_bytes(data)
-    loaded = submission.load(path)
+    loaded = submission.load(_hand_in(tmp_path / "sub", files, form))
     assert loaded.problems == {}
     assert set(loaded.files) == set(fx.MODULES)
     assert loaded.files["bpkit/optim.py"] == (editions["honest"] / "bpkit/optim.py").read_bytes()
@@ -524,14 +527,7 @@ def test_one_layout_rule_for_folders_and_zips(editions, tmp_path, prefix, form):
 @pytest.mark.parametrize("form", ["folder", "zip"])
 def test_two_copies_are_an_error_that_says_where(tmp_path, form):
     files = {"a/bpkit/layers.py": b"x = 1\n", "b/bpkit/optim.py": b"y = 2\n"}
-    if form == "zip":
-        path = _zip(tmp_path / "two.zip", files)
-    else:
-        path = tmp_path / "two"
-        for name, data in files.items():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            (path / name).write_bytes(data)
-    loaded = submission.load(path)
+    loaded = submission.load(_hand_in(tmp_path / "two", files, form))
     assert loaded.files == {}
     assert all("two copies found at a/bpkit/, b/bpkit/" in p for p in loaded.problems.values())
 
