@@ -188,7 +188,13 @@ CHECKS: dict[str, list[Check]] = _Checks(
             ("scores", "scores when y is None", 3, NET, model.scores),
             ("loss", "loss and gradients, reg = 0", 5, NET, model.loss_no_reg),
             ("reg", "loss and gradients, reg > 0", 5, NET, model.loss_with_reg),
-            ("unchanged", "X, y and params left unchanged", 2, NET, model.inputs_unchanged),
+            (
+                "unchanged",
+                "right loss and gradients with X, y and params left unchanged",
+                2,
+                NET,
+                model.inputs_unchanged,
+            ),
         ),
         "sgd": _checks(
             "sgd",
@@ -348,7 +354,7 @@ CHECKS: dict[str, list[Check]] = _Checks(
             ),
             (
                 "unchanged",
-                "X, y and params left unchanged",
+                "right loss and gradients with X, y and params left unchanged",
                 1,
                 CONVNET,
                 model.convnet_inputs_unchanged,
