@@ -16,7 +16,9 @@ from bpkit.assignments.grading.runtime.sandbox import Limits
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    return one_submission.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
+    ctx = one_submission.make_context(tmp_path_factory.mktemp("grading"), Limits(timeout=30))
+    yield ctx
+    ctx.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grading_fixtures as fx
 import pytest
+from grading_fixtures.hostile import REPLY_FD
 
 import bpkit
 from bpkit.assignments.grading import grade, one_submission
@@ -226,7 +227,9 @@ def test_default_limits_leave_room_for_a_correct_submission():
 # ---------------------------------------------------------------- limits the grader holds
 # Functions a submission could hold, run by a real confined worker. File space is taken
 # with posix_fallocate, which the seccomp filter turns into writing the blocks.
-PROBE_MODULE = """
+PROBE_MODULE = (
+    REPLY_FD
+    + """
 import mmap, os, struct, sys, time
 
 MIB = 2**20
@@ -263,12 +266,12 @@ def deleted_mapped(n, mib):
 
 
 def forge(payload):
-    os.write(int(sys.argv[2]), struct.pack("<Q", len(payload)) + payload)
+    os.write(_reply_fd(), struct.pack("<Q", len(payload)) + payload)
     time.sleep(3600)
 
 
 def huge_header():
-    os.write(int(sys.argv[2]), struct.pack("<Q", 2**30))
+    os.write(_reply_fd(), struct.pack("<Q", 2**30))
     time.sleep(3600)
 
 
@@ -341,6 +344,7 @@ def many_files(n):
 def deep_reply():
     forge(b"L\\x01\\x00\\x00\\x00" * 10_000 + b"N")
 """
+)
 
 
 @pytest.fixture()

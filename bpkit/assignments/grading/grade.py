@@ -271,6 +271,7 @@ def _run_batch(job: Plan, args, policy: Policy, out: Output, stopper: _Stopper) 
         root, lock_fd = scratch.make_root()
     except OSError as exc:
         return _error(f"could not make a temporary folder for grading: {exc}")
+    ctx = None
     try:
         problems = own_limit_problems(job.limits)
         if problems:
@@ -304,6 +305,8 @@ def _run_batch(job: Plan, args, policy: Policy, out: Output, stopper: _Stopper) 
         pass
     finally:
         worker_client.kill_all()
+        if ctx is not None:
+            ctx.close()
         remove_quietly(root)
         os.close(lock_fd)
     if stopper.signalled:

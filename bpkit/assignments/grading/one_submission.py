@@ -27,6 +27,7 @@ import numpy as np
 
 import bpkit
 from bpkit.assignments.grading import report, scratch, submission
+from bpkit.assignments.grading.forkserver_client import ForkServer, ForkServerFailed
 from bpkit.assignments.grading.runtime.sandbox import Limits, sandbox_paths
 from bpkit.assignments.grading.worker_client import (
     Policy,
@@ -35,6 +36,7 @@ from bpkit.assignments.grading.worker_client import (
     WorkerDied,
     WorkerStartFailed,
     install_runtime,
+    start_server,
 )
 from bpkit.assignments.student import exercises
 
@@ -63,12 +65,13 @@ class Context:
     """What every submission of one run shares.
 
     ``confinement`` and ``missing`` come from a probe worker started once by
-    :func:`make_context`, before any grading thread exists.
+    :func:`make_context`, before any grading thread exists. :meth:`close` ends the fork
+    server that forks every worker of the run.
     """
 
     tmp: Path
     pristine: Path
-    runtime: Path
+    server: ForkServer
     paths: dict
     limits: Limits
     seed: int
@@ -78,6 +81,10 @@ class Context:
     policy: Policy = field(default_factory=Policy)
     submission_timeout: float = SUBMISSION_TIMEOUT
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        """End the run's fork server (and any worker still running)."""
+        self.server.close()
 
     def notes(self) -> list[str]:
         lim = self.limits
@@ -130,8 +137,8 @@ def start_worker(ctx: Context, run_dir: Path, limits: Limits | None = None) -> W
         submission's fault), or is less confined than the policy allows.
     """
     try:
-        worker = Worker(run_dir, ctx.runtime, limits or ctx.limits, ctx.paths, ctx.policy)
-    except (WorkerStartFailed, OSError) as exc:
+        worker = Worker(run_dir, ctx.server, limits or ctx.limits, ctx.paths, ctx.policy)
+    except (WorkerStartFailed, ForkServerFailed, OSError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise GradingError(
             f"could not start a worker process: {why}. No student code had run yet: this is "
@@ -344,7 +351,9 @@ def make_context(
     submission_timeout: float = SUBMISSION_TIMEOUT,
     stop: threading.Event | None = None,
 ) -> Context:
-    """Prepare a grading run in ``tmp``: pristine edition, worker runtime, sandbox paths.
+    """Prepare a grading run in ``tmp``: pristine edition, fork server, sandbox paths.
+
+    Call the context's ``close()`` when the run is over.
 
     A probe worker, started in an empty folder, reports the confinement every worker of
     this run gets; the report is stored once, here, so grading threads only read it.
@@ -358,11 +367,20 @@ def make_context(
         If the sandbox would let workers read the instructor's bpkit.
     """
     secret = [Path(bpkit.__file__).resolve().parent]
+    pristine = pristine_edition(tmp, edition, source)
+    paths = sandbox_paths(secret)
+    try:
+        server = start_server(install_runtime(tmp / "runtime"), paths)
+    except (ForkServerFailed, OSError) as exc:
+        raise GradingError(
+            f"could not start the fork server that starts the workers: {exc}. No student "
+            "code had run yet: this is a problem of this machine, not of any submission"
+        ) from None
     ctx = Context(
         tmp=tmp,
-        pristine=pristine_edition(tmp, edition, source),
-        runtime=install_runtime(tmp / "runtime"),
-        paths=sandbox_paths(secret),
+        pristine=pristine,
+        server=server,
+        paths=paths,
         limits=limits,
         seed=seed if seed is not None else secrets.randbits(63),
         selected=selected or list(exercises.EXERCISES),
@@ -372,6 +390,10 @@ def make_context(
     )
     probe = tmp / "probe"
     probe.mkdir()
-    with start_worker(ctx, probe) as worker:
-        ctx.confinement, ctx.missing = list(worker.confinement), list(worker.missing)
+    try:
+        with start_worker(ctx, probe) as worker:
+            ctx.confinement, ctx.missing = list(worker.confinement), list(worker.missing)
+    except BaseException:
+        ctx.close()
+        raise
     return ctx

@@ -1,10 +1,11 @@
 """The grader's side of a worker: start it, talk to it under a deadline, stop it.
 
-A :class:`Worker` is a fresh interpreter (``subprocess``, never a fork of the grader, whose
-memory holds the reference code) with a scrubbed environment, running in a temporary copy of
-the submission. Every request has a wall-clock deadline; past it, or when the worker dies,
-the grader kills the worker's process group and raises :class:`WorkerDied`. What the worker
-prints is read continuously and kept up to a cap. Values come back through
+A :class:`Worker` is a process forked by the run's fork server (:mod:`.forkserver_client`:
+a fresh interpreter with a scrubbed environment, never a fork of the grader, whose memory
+holds the reference code), running in a temporary copy of the submission. Every request
+has a wall-clock deadline; past it, or when the worker dies, the grader kills the worker's
+process group and raises :class:`WorkerDied`. What the worker prints is read continuously
+and kept up to a cap. Values come back through
 :mod:`.runtime.wire`, so they are plain data whatever the student's code did.
 
 Checks drive student code through :class:`Remote` proxies: ``worker.function(
@@ -20,21 +21,16 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bpkit.assignments.grading import disk_usage, runtime
+from bpkit.assignments.grading.forkserver_client import ForkServer
 from bpkit.assignments.grading.runtime import sandbox, wire
 from bpkit.assignments.student import exercises
 
-# argv: request fd, reply fd, runtime dir, numpy's site dir, the grader's pid.
-BOOT = (
-    "import sys; sys.path[:0] = sys.argv[3:5]; "
-    "from bpkit_grader import worker; worker.main(sys.argv[1:3] + sys.argv[5:6])"
-)
 # Every module of the runtime package is copied (stdlib, numpy, siblings: tests/test_layout.py).
 RUNTIME_DIR = Path(runtime.__file__).parent
 RUNTIME_MODULES = tuple(sorted(p.name for p in RUNTIME_DIR.glob("*.py") if p.name != "__init__.py"))
@@ -137,16 +133,17 @@ class Worker:
     """One confined worker process. Use as a context manager.
 
     The worker runs in its own process group and session, and asks the kernel to kill it
-    when the grader dies (``PR_SET_PDEATHSIG``), even by SIGKILL; it exits at once if the
-    grader is already gone by the time it asks.
+    when the fork server dies (``PR_SET_PDEATHSIG``), which the server does when the
+    grader dies, even by SIGKILL; each exits at once if its parent is already gone by the
+    time it asks.
 
     Parameters
     ----------
     run_dir : Path
         The worker's temporary copy of the submission (its working directory; the only
         place it may write).
-    runtime_dir : Path
-        Directory made by :func:`install_runtime`.
+    server : ForkServer
+        The run's fork server, started on the folder made by :func:`install_runtime`.
     limits : sandbox.Limits
     paths : dict
         ``read``, ``list_only`` and ``numpy_site`` from :func:`sandbox.sandbox_paths`.
@@ -174,7 +171,7 @@ class Worker:
     def __init__(
         self,
         run_dir: Path,
-        runtime_dir: Path,
+        server: ForkServer,
         limits: sandbox.Limits,
         paths: dict,
         policy: Policy = Policy(),
@@ -183,45 +180,36 @@ class Worker:
         self._buf = bytearray()
         self._dead = False
         self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
-        self._spawn(runtime_dir, paths)
+        self._spawn(server)
+        runtime_dir = str(server.runtime_dir)
         config = {
             "limits": limits.as_dict(),
-            "read": paths["read"] + [str(runtime_dir)],
+            "read": paths["read"] + [runtime_dir],
             "list_only": paths["list_only"],
             "write": [str(run_dir)],
             "run_dir": str(run_dir),
-            "drop_from_path": [str(runtime_dir), paths["numpy_site"]],
+            "drop_from_path": [runtime_dir, server.numpy_site],
             "simulate_missing": list(policy.switched_off),
             "module_files": dict(exercises.MODULE_FILES),
         }
         self._handshake(config)
 
-    def _spawn(self, runtime_dir: Path, paths: dict) -> None:
-        """Start the interpreter with a scrubbed environment, its pipes and output reader."""
+    def _spawn(self, server: ForkServer) -> None:
+        """Have the fork server fork the worker; open its pipes and output reader."""
         cmd_r, self._cmd_w = os.pipe()
         self._res_r, res_w = os.pipe()
-        argv = [sys.executable, "-I", "-S", "-B", "-c", BOOT, str(cmd_r), str(res_w)]
-        argv += [str(runtime_dir), paths["numpy_site"], str(os.getpid())]
+        out_r, out_w = os.pipe()
         try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(cmd_r, res_w),
-                cwd=self.run_dir,
-                env=_environment(self.run_dir),
-                start_new_session=True,
-            )
+            self.proc = server.fork(self.run_dir, (cmd_r, res_w, out_w))
         except BaseException:
-            for fd in (cmd_r, res_w, self._cmd_w, self._res_r):
+            for fd in (cmd_r, res_w, out_w, out_r, self._cmd_w, self._res_r):
                 os.close(fd)
             raise
         _LIVE_GROUPS.add(self.proc.pid)
-        os.close(cmd_r)
-        os.close(res_w)
+        for fd in (cmd_r, res_w, out_w):
+            os.close(fd)
         os.set_blocking(self._cmd_w, False)
-        self._output = _Output(self.proc.stdout, self.limits.output_kb * 1024)
+        self._output = _Output(open(out_r, "rb"), self.limits.output_kb * 1024)
         self._output.start()
 
     def _handshake(self, config: dict) -> None:
@@ -455,12 +443,19 @@ def _is_layer_call(reply: object) -> bool:
     return type(reply) is tuple and len(reply) == 4 and reply[0] == "layer"
 
 
-def _environment(run_dir: Path) -> dict[str, str]:
-    """The worker's whole environment: nothing of the grader's is passed on."""
+def start_server(runtime_dir: Path, paths: dict) -> ForkServer:
+    """The run's fork server, with the workers' whole environment: nothing of the grader's.
+
+    Each worker sets ``HOME`` and ``TMPDIR`` to its own folder.
+    """
+    return ForkServer(runtime_dir, paths["numpy_site"], _environment(runtime_dir), _LIVE_GROUPS)
+
+
+def _environment(folder: Path) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
-        "HOME": str(run_dir),
-        "TMPDIR": str(run_dir),
+        "HOME": str(folder),
+        "TMPDIR": str(folder),
         "LANG": "C.UTF-8",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",

@@ -54,6 +54,19 @@ def _wrap_conv(wrapper: str) -> str:
 
 
 CANARY = 'open(r"CANARY_DIR/{}", "w").write("this code ran")\n'
+# The worker's reply descriptor: its only write-only one past stderr (the request pipe's
+# end is read-only), found the way an attacker would.
+REPLY_FD = (
+    "def _reply_fd():\n"
+    "    import fcntl, os\n"
+    "    for fd in range(3, 256):\n"
+    "        try:\n"
+    "            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:\n"
+    "                return fd\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    raise RuntimeError('no reply descriptor')\n\n\n"
+)
 
 ATTACKS = [
     Hostile("sys.exit at import", OPTIM, "import sys as _sys\n_sys.exit(0)", OPTIM_EXERCISES),
@@ -276,11 +289,11 @@ ATTACKS = [
     Hostile(
         "a malformed wire reply written at import",
         OPTIM,
-        # An array header of shape (0, 2**63) on the reply descriptor (argv[2] of the
-        # worker), read by the grader as the answer to its import request.
-        "import os as _os, struct as _struct, sys as _sys\n"
+        # An array header of shape (0, 2**63) on the reply descriptor, read by the grader
+        # as the answer to its import request.
+        REPLY_FD + "import os as _os, struct as _struct\n"
         "_payload = b'A' + _struct.pack('<B3sB2Q', 3, b'<f8', 2, 0, 2**63)\n"
-        "_os.write(int(_sys.argv[2]), _struct.pack('<Q', len(_payload)) + _payload)\n",
+        "_os.write(_reply_fd(), _struct.pack('<Q', len(_payload)) + _payload)\n",
         OPTIM_EXERCISES,
     ),
     Hostile(
@@ -309,7 +322,7 @@ ATTACKS = [
 
 
 # Attacks on the grader's limits. Disk space is taken by writing 60 MiB at a time; forged
-# replies go straight to the reply descriptor (argv[2] of the worker); an attempt that the
+# replies go straight to the reply descriptor (see REPLY_FD); an attempt that the
 # sandbox should refuse answers honestly if it is allowed, so that a hole scores more than
 # the stubs; nothing is ever signalled, and a priority or scheduling setting is only ever
 # written back unchanged.
@@ -320,10 +333,10 @@ _RESERVE = (
     "    os.write(fd, bytes(60 * 2**20))\n"
     "    return fd\n\n\n"
 )
-_FORGE = (
+_FORGE = REPLY_FD + (
     "def _forge(payload):\n"
-    "    import os, struct, sys\n"
-    "    os.write(int(sys.argv[2]), struct.pack('<Q', len(payload)) + payload)\n\n\n"
+    "    import os, struct\n"
+    "    os.write(_reply_fd(), struct.pack('<Q', len(payload)) + payload)\n\n\n"
 )
 _ALL_REFUSED = (
     "blocked = []\n"
@@ -359,9 +372,8 @@ LIMIT_ATTACKS = [
         "a forged huge reply",
         OPTIM,
         # Announces 200 MiB: refused from the header (a grader reading it would wait).
-        _before_sgd(
-            "import os, struct, sys\nos.write(int(sys.argv[2]), struct.pack('<Q', 200 * 2**20))"
-        ),
+        REPLY_FD
+        + _before_sgd("import os, struct\nos.write(_reply_fd(), struct.pack('<Q', 200 * 2**20))"),
         ("sgd",),
     ),
     Hostile(
