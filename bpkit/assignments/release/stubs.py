@@ -14,6 +14,7 @@ The marker lines themselves are found and paired by :mod:`.markers`; errors are 
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
@@ -40,11 +41,13 @@ class OwnedRegion:
     qualname: str
 
 
-def _comment_lines(text: str, path: str) -> set[int]:
+@functools.lru_cache(maxsize=64)
+def _comment_lines(text: str, path: str) -> frozenset[int]:
     """0-based indices of the lines of a module that hold nothing but a comment.
 
     A comment after code that :func:`looks_like_marker` is an error: a marker there would
-    not be seen, and the solution below it would ship.
+    not be seen, and the solution below it would ship. Cached: a release reads each module
+    twice (its regions, then its stubbed text), and tokenizing is most of a release's time.
     """
     found = set()
     try:
@@ -57,7 +60,7 @@ def _comment_lines(text: str, path: str) -> set[int]:
                 raise near_miss(f"{path}:{tok.start[0]}", tok.line.strip(), PYTHON)
     except (tokenize.TokenError, SyntaxError) as exc:
         raise MarkerError(f"{path}:1", f"cannot tokenize the file: {exc}") from None
-    return found
+    return frozenset(found)
 
 
 def _functions(tree: ast.Module) -> list[tuple[str, int, int]]:
