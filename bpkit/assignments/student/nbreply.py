@@ -1,4 +1,9 @@
-"""A pytest plugin for nbval: a cell whose execution failed fails, even if nothing showed it.
+"""A pytest plugin for nbval: a failed cell says where it is, and fails even if nothing showed it.
+
+nbval names a cell ``Cell N``, counting code cells only and from 0, which matches no
+number JupyterLab shows. A failed cell's report therefore gets a section saying which
+code cell it is counting from 1, its prompt number in the notebook as stored, the heading
+it sits under and its first line: enough to find it by eye or with Ctrl+F.
 
 nbval decides that a cell failed when the kernel publishes an ``error`` message. Code in
 a notebook can suppress that message -- ``get_ipython().set_custom_exc((Exception,),
@@ -51,6 +56,42 @@ def failed_reply(item: pytest.Item) -> dict | None:
     if reply.get("status") != "error" or item.options.get("check_exception"):
         return None
     return reply
+
+
+def where(item: pytest.Item) -> str:
+    """Where the code cell of ``item`` is, in words a notebook reader can follow."""
+    cells = item.parent.nb.cells
+    index = next(i for i, c in enumerate(cells) if c is item.cell)
+    code = [c for c in cells if c.cell_type == "code"]
+    heading = next(
+        (
+            line.lstrip("#").strip()
+            for cell in reversed(cells[:index])
+            if cell.cell_type == "markdown"
+            for line in reversed(cell.source.splitlines())
+            if line.startswith("#")
+        ),
+        None,
+    )
+    first = next((line for line in item.cell.source.splitlines() if line.strip()), "")
+    lines = [f"code cell {item.cell_num + 1} of {len(code)} (nbval's Cell {item.cell_num})"]
+    if item.cell.get("execution_count"):
+        lines[0] += f", stored with the prompt [{item.cell.execution_count}]"
+    if heading:
+        lines.append(f"under the heading: {heading}")
+    lines.append(f"first line: {first[:100]}")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    if IPyNbCell is not None and isinstance(item, IPyNbCell) and report.failed:
+        try:
+            report.sections.append(("where in the notebook", where(item)))
+        except (AttributeError, StopIteration):  # not a cell nbval collected from a file
+            pass
+    return report
 
 
 @pytest.hookimpl(wrapper=True)
