@@ -98,6 +98,7 @@ def test_an_attack_scores_no_more_than_stubs_and_honest_parts_still_score(batch,
         ("a forged huge error reply", "sgd() raised ForgedError: xxxxxxxxxx"),
         ("a deeply nested reply", "nested more than 32 levels deep"),
         ("F_SETOWN and F_SETSIG", "all 4 attempts refused"),
+        ("the fork server's socket found on the stack", "1 socket(s) found, none usable"),
         ("setpriority on the grader", "all 3 attempts refused"),
         ("sched_* on the grader", "all 5 attempts refused"),
     ],
@@ -114,7 +115,7 @@ def test_the_grader_cannot_be_signalled_and_the_output_says_why(batch):
         line for line in batch.proc.stdout.splitlines() if line.startswith("isolation:")
     )
     assert "signals only to itself" in isolation or "signals to other processes" in isolation
-    assert "PermissionError" in tables(batch.proc.stdout)[slug("kill the grader")]
+    assert "PermissionError" in tables(batch.proc.stdout)[slug("kill the parent process")]
 
 
 def test_nothing_was_written_outside_the_copies(batch):

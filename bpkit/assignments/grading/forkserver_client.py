@@ -8,7 +8,6 @@ the part of ``subprocess.Popen``'s interface the :class:`~.worker_client.Worker`
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -49,10 +48,16 @@ class ForkServer:
         which each worker sets to its own folder).
     live_groups : set of int
         The caller's set of process groups to kill on a signal; the server's is added.
+
+    The server dies with the thread that starts it (``PR_SET_PDEATHSIG``), so start it from
+    the thread that runs the whole grading, as ``bpkit grade`` does. Once a request fails
+    (the server died or stopped answering) the server is closed and every later request
+    fails: a late reply must never answer another request.
     """
 
     def __init__(self, runtime_dir: Path, numpy_site: str, env: dict, live_groups: set[int]):
         self._lock = threading.Lock()
+        self._broken = False
         self.runtime_dir, self.numpy_site = Path(runtime_dir), numpy_site
         self._live_groups = live_groups
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -95,11 +100,12 @@ class ForkServer:
             raise ForkServerFailed(f"the fork server did not fork a worker (said {reply!r:.200})")
         return Child(reply[1], self)
 
+    def usable(self) -> bool:
+        """Whether the server is running and every request so far was answered."""
+        return not self._broken and self.proc.poll() is None
+
     def status(self, pid: int) -> int | None:
         """The exit status of worker ``pid`` once it has ended (reaping it), else None."""
-        if self.proc.poll() is not None:
-            # The server is gone, and its workers with it (PR_SET_PDEATHSIG).
-            return -signal.SIGKILL
         reply = self._request(("wait", pid), what="waiting for a worker")
         if reply[0] != "status" or (reply[1] is not None and type(reply[1]) is not int):
             raise ForkServerFailed(f"the fork server sent {reply!r:.200} about worker {pid}")
@@ -107,15 +113,21 @@ class ForkServer:
 
     def _request(self, message: tuple, fds=(), what: str = "") -> tuple:
         with self._lock:
+            if self._broken:
+                raise ForkServerFailed(f"the fork server had already failed before {what}")
             try:
                 self._sock.settimeout(REPLY_SECONDS if what != "starting" else STARTUP_SECONDS)
                 socket.send_fds(self._sock, [wire.encode(message)], list(fds))
                 data = self._sock.recv(MAX_REPLY)
                 reply = wire.decode(data) if data else None
             except (OSError, wire.WireError) as exc:
-                raise ForkServerFailed(self._failure(what, exc)) from None
-        if type(reply) is not tuple or len(reply) != 2:
-            raise ForkServerFailed(self._failure(what, f"it said {reply!r:.200}"))
+                reply, why = None, exc
+            else:
+                why = f"it said {reply!r:.200}"
+            if type(reply) is not tuple or len(reply) != 2:
+                self._broken = True
+                self._sock.close()  # the server reads the end; its workers die with it
+                raise ForkServerFailed(self._failure(what, why))
         return reply
 
     def _failure(self, what: str, why: object) -> str:

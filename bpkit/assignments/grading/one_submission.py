@@ -207,11 +207,24 @@ def grade_exercise(
             results = _run_checks(ex, checks, worker, ctx)
     except OSError as exc:  # the grader's copy failed (a full disk): costs this exercise
         return _all_failed(checks, f"not run: could not copy the submission ({exc})")
+    except ForkServerFailed as exc:
+        raise GradingError(_machinery_failed(str(exc))) from None
     finally:
         remove_quietly(run_dir)
+    if not ctx.server.usable():
+        # Its workers died with it: what this exercise's worker reported is not its doing.
+        raise GradingError(_machinery_failed("the fork server had ended"))
     if time.monotonic() >= deadline:
         results = [_after_budget(r, ctx) for r in results]
     return results
+
+
+def _machinery_failed(why: str) -> str:
+    return (
+        f"{why}, while a submission was being graded. This is a problem of this machine "
+        "(the server may have been killed, for instance by the out-of-memory killer), not of "
+        "the submission: nothing of it was written; grade the rest with --resume"
+    )
 
 
 def _after_budget(result: report.CheckResult, ctx: Context) -> report.CheckResult:
@@ -234,6 +247,8 @@ def _run_checks(ex, checks, worker: Worker, ctx: Context) -> list[report.CheckRe
     """Import the exercise's module in ``worker``, then run each check in turn."""
     try:
         worker.import_module(ex.module)
+    except ForkServerFailed:
+        raise  # the grading machinery's failure: grade_exercise stops the run
     except Exception as exc:  # noqa: BLE001  (whatever the import did, it costs only this)
         return _all_failed(checks, _student_side(exc), worker.output())
     results: list[report.CheckResult] = []
@@ -261,6 +276,8 @@ def _run_check(ex, check, worker: Worker, ctx: Context) -> tuple[report.CheckRes
         return report.CheckResult(check, 0.0, _student_side(exc)), False
     except WorkerDied as exc:
         return report.CheckResult(check, 0.0, str(exc), worker.output()), True
+    except ForkServerFailed:
+        raise  # the grading machinery's failure: grade_exercise stops the run
     except Exception as exc:  # noqa: BLE001  (the check's own fault: stop, say where)
         detail = "".join(traceback.format_exception(exc)).rstrip()
         raise GradingError(

@@ -42,6 +42,8 @@ REPLY_LIMIT = 32 * 2**20
 # Texts a worker sends (exception messages, tracebacks) are clipped here too, whatever
 # the worker side did.
 MAX_TEXT = 2000
+# How long a worker told to stop may take to exit by itself (flushing what it printed).
+CLOSE_SECONDS = 0.5
 # The disk watch runs after every reply and at least this often while a call runs.
 DISK_CHECK_SECONDS = 0.1
 # A worker holding more than DISK_HOLD_MB (its copy is under 1 MiB) is stopped when the
@@ -391,18 +393,21 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.proc.wait()
-        _LIVE_GROUPS.discard(self.proc.pid)
-        self._output.join(timeout=5)
-        for fd in (self._cmd_w, self._res_r):
-            os.close(fd)
+        try:
+            self.proc.wait()
+        finally:
+            _LIVE_GROUPS.discard(self.proc.pid)
+            self._output.join(timeout=5)
+            for fd in (self._cmd_w, self._res_r):
+                os.close(fd)
 
     def close(self) -> None:
-        """Ask the worker to stop, then make sure it has."""
+        """Ask the worker to stop, give it a moment to flush its output, then make sure."""
         if not self._dead:
             try:
                 self._send(("bye",), time.monotonic() + 1.0, "stopping")
-            except WorkerDied:
+                self.proc.wait(timeout=CLOSE_SECONDS)
+            except (WorkerDied, subprocess.TimeoutExpired):
                 pass
         self._stop()
 

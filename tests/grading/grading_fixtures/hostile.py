@@ -281,9 +281,33 @@ ATTACKS = [
         ("sgd",),
     ),
     Hostile(
-        "kill the grader",
+        "kill the parent process",
         OPTIM,
+        # The parent is the fork server; had this worked, the run would have stopped.
         _before_sgd("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
+        ("sgd",),
+    ),
+    Hostile(
+        "the fork server's socket found on the stack",
+        OPTIM,
+        # The worker was forked inside the server's request loop, whose frames are still
+        # below its own; a socket there, if usable, could ask the server for anything.
+        _before_sgd(
+            "import socket, sys\n"
+            "found, sent, frame = {}, 0, sys._getframe()\n"
+            "while frame is not None:\n"
+            "    for v in frame.f_locals.values():\n"
+            "        if isinstance(v, socket.socket):\n"
+            "            found[id(v)] = v\n"
+            "    frame = frame.f_back\n"
+            "for sock in found.values():\n"
+            "    try:\n"
+            "        sent += sock.send(b'x')\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "if not sent:\n"
+            "    raise PermissionError(f'{len(found)} socket(s) found, none usable')"
+        ),
         ("sgd",),
     ),
     Hostile(
