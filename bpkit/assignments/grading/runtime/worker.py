@@ -1,10 +1,11 @@
-"""The worker: a fresh interpreter that confines itself, then runs student code on request.
+"""The worker: a process that confines itself, then runs student code on request.
 
-The grader starts it with ``python -I -S -c BOOT`` (see :mod:`..worker_client`):
-isolated mode and no ``site``, so neither the submission, ``PYTHON*`` variables, ``.pth``
-files nor a ``sitecustomize`` can run before it; its only ``sys.path`` entries are the
-standard library, numpy's directory (dropped once numpy is in) and the temporary copy of
-the submission. It then reads its configuration, applies the limits and the sandbox of
+It is forked by the run's fork server (:mod:`.forkserver`), an interpreter the grader
+starts with ``python -I -S -c BOOT``: isolated mode and no ``site``, so neither the
+submission, ``PYTHON*`` variables, ``.pth`` files nor a ``sitecustomize`` can run before
+it; its only ``sys.path`` entries are the standard library, numpy's directory (dropped
+once numpy is in) and the temporary copy of the submission. The worker then reads its
+configuration, applies the limits and the sandbox of
 :mod:`bpkit.assignments.grading.runtime.sandbox`, and answers requests until told to stop.
 
 Requests and replies are :mod:`.wire` values. Objects that are not plain
@@ -50,7 +51,8 @@ PR_SET_PDEATHSIG = 1
 def main(argv: list[str]) -> None:
     """Entry point in the worker process.
 
-    ``argv`` holds the request and reply descriptors and the grader's process id.
+    ``argv`` holds the request and reply descriptors and the process id of the parent
+    (the fork server), which must still be alive.
     """
     if len(argv) > 2:
         die_with_parent(int(argv[2]))
@@ -75,16 +77,17 @@ def main(argv: list[str]) -> None:
     _Server(conn, root, config["module_files"]).serve()
 
 
-def die_with_parent(grader_pid: int) -> None:
-    """Have the kernel SIGKILL this process when the grader dies, however it dies.
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent dies, however it dies.
 
-    The grader may have died before the request was made; then its parent is no longer
-    the grader and the worker exits now.
+    The parent is the grader for the fork server, the fork server for a worker; it
+    may have died before the request was made, and then this process exits now. The
+    signal comes when the parent *thread* ends.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
         os._exit(3)
-    if os.getppid() != grader_pid:
+    if os.getppid() != parent_pid:
         os._exit(3)
 
 
