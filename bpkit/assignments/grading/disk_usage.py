@@ -70,10 +70,14 @@ def _deleted_mapped(pid: int) -> int:
     # " (deleted)". Shared memory (/dev/zero, memfd, SysV) is bounded by RLIMIT_AS instead.
     held: dict[str, int] = {}
     try:
-        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as fh:
-            maps = [line.split(maxsplit=5) for line in fh if line.endswith(" (deleted)\n")]
+        with open(f"/proc/{pid}/maps", "rb") as fh:
+            data = fh.read()
     except (FileNotFoundError, ProcessLookupError):
         return 0
+    if b" (deleted)\n" not in data:  # the usual case, found without splitting every line
+        return 0
+    text = data.decode("utf-8", "replace")
+    maps = [line.split(maxsplit=5) for line in text.splitlines() if line.endswith(" (deleted)")]
     for parts in maps:
         if len(parts) < 6 or parts[5].startswith(("/dev/zero", "/memfd:", "/SYSV")):
             continue
