@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,9 +35,11 @@ def _notebook(path: Path) -> None:
 
 def test_a_failed_cell_names_its_place_heading_and_first_line(tmp_path):
     _notebook(tmp_path / "lab.ipynb")
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts="]
-    args += ["-p", "bpkit.assignments.student.nbreply", "--nbval", "lab.ipynb"]
-    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    # nbval and the plugin under test only: no other installed plugin to import.
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    args = [sys.executable, "-m", "pytest", "-p", "nbval.plugin", "-p", "no:cacheprovider"]
+    args += ["-o", "addopts=", "-p", "bpkit.assignments.student.nbreply", "--nbval", "lab.ipynb"]
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout[-3000:]
     # The stored output says 4, the cell prints 3: only the third code cell fails.
     assert "1 failed, 2 passed" in done.stdout, done.stdout[-3000:]
