@@ -151,3 +151,20 @@ def test_tracebacks_are_left_out_only_of_a_plain_run(source, option, quiet):
 def test_status_of_an_exercise(outcomes, stubs, expected):
     tally = Tally(outcomes=dict(outcomes), stubs=dict(stubs))
     assert status("x", tally) == expected
+
+
+def test_an_edition_runs_hypothesis_derandomized_without_database_or_explain():
+    from hypothesis import Phase, settings
+
+    assert progress.register_hypothesis_profile()
+    profile = settings.get_profile(progress.HYPOTHESIS_PROFILE)
+    assert profile.derandomize and profile.database is None and profile.deadline is None
+    assert Phase.explain not in profile.phases and Phase.shrink in profile.phases
+
+
+def test_the_suites_default_profile_is_derandomized_without_database_or_explain():
+    from hypothesis import Phase, settings
+
+    profile = settings.get_profile("default")
+    assert profile.derandomize and profile.database is None and profile.deadline is None
+    assert Phase.explain not in profile.phases

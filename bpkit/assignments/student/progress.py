@@ -57,13 +57,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _derandomize_hypothesis(config: pytest.Config) -> None:
-    try:
+    if register_hypothesis_profile() and not config.getoption("hypothesis_profile", None):
         from hypothesis import settings
-    except ImportError:  # pragma: no cover  (hypothesis is a dev dependency)
-        return
-    settings.register_profile(HYPOTHESIS_PROFILE, derandomize=True, database=None, deadline=None)
-    if not config.getoption("hypothesis_profile", None):
+
         settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def register_hypothesis_profile() -> bool:
+    """Register the edition's hypothesis profile; False if hypothesis is not installed."""
+    try:
+        from hypothesis import Phase, settings
+    except ImportError:  # pragma: no cover  (hypothesis is a dev dependency)
+        return False
+    settings.register_profile(
+        HYPOTHESIS_PROFILE,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        # Without the explain phase: it re-runs a failing test many times to annotate the
+        # example (seconds per test), and a stub fails on every input anyway.
+        phases=[p for p in Phase if p is not Phase.explain],
+    )
+    return True
 
 
 @pytest.hookimpl(hookwrapper=True)
