@@ -323,14 +323,17 @@ ATTACKS = [
     Hostile(
         "folders created and deleted while the disk is watched",
         OPTIM,
-        # Until the deadline, at import: the grader walks the copy about once a second
-        # and each walk likely meets a folder that vanished between listing and reading.
-        "import os as _os, shutil as _shutil\n"
-        "while True:\n"
-        "    for _i in range(500):\n"
-        "        _os.makedirs(f'churn/{_i}/a', exist_ok=True)\n"
-        "    _shutil.rmtree('churn', ignore_errors=True)\n",
-        OPTIM_EXERCISES,
+        # Until the deadline, in sgd (one exercise's deadline, not four at import): the
+        # grader walks the copy every tenth of a second and each walk likely meets a
+        # folder that vanished between listing and reading.
+        _before_sgd(
+            "import os, shutil\n"
+            "while True:\n"
+            "    for i in range(500):\n"
+            "        os.makedirs(f'churn/{i}/a', exist_ok=True)\n"
+            "    shutil.rmtree('churn', ignore_errors=True)"
+        ),
+        ("sgd",),
     ),
     Hostile(
         "forge the worker's replies",
