@@ -386,7 +386,7 @@ def test_killing_the_grader_anywhere_leaves_nothing_behind_and_resume_finishes(e
         proc = _grader(args, tmp, log)
         # Once the grader has printed its notes it is grading: kill it within a batch's time.
         assert _wait_for(lambda p=proc, f=log: f.stat().st_size > 0 or p.poll() is not None, 60)
-        time.sleep(rng.uniform(0.0, 2.0))
+        time.sleep(rng.uniform(0.0, 1.0))
         proc.send_signal(sig)
         status = proc.wait(timeout=60)
         statuses.append(status)
