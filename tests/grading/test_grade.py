@@ -599,6 +599,23 @@ def test_the_submission_budget_stops_a_slow_submission(editions, tmp_path):
     assert "the remaining exercises score 0" in proc.stdout
 
 
+def test_the_budget_ends_the_call_running_when_it_runs_out(editions, tmp_path):
+    # Each sgd check calls sgd at least once: two calls of 1.5 s cannot both end within
+    # the 2 s budget, although each is well within the 10 s per-call timeout.
+    slow = fx.copy_submission(editions["honest"], tmp_path / "slow")
+    fx.wrap(slow / "bpkit/optim.py", "sgd", "import time\ntime.sleep(1.5)")
+    results = tmp_path / "r.json"
+    proc = fx.run_grade(
+        str(slow), "--edition", str(editions["stub"]), "--exercises", "sgd",
+        "--timeout", "10", "--submission-timeout", "2", "--results", str(results),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    tests = json.loads(results.read_text())["tests"]
+    assert sum(t["score"] for t in tests) < SGD
+    cut = [t for t in tests if "did not finish before the submission's time budget" in t["output"]]
+    assert cut and all("used up its 2 s budget" in t["output"] for t in cut), tests
+
+
 # ---------------------------------------------------------------- safe output
 def test_control_characters_are_escaped_and_a_newline_never_breaks_a_row(tmp_path):
     check = CHECKS["sgd"][0]

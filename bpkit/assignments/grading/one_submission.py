@@ -201,8 +201,8 @@ def grade_exercise(
     run_dir = work / f"run-{ex.name}"
     try:
         _prepare_run_dir(ex, base, run_dir)
-        limits = dataclasses.replace(ctx.limits, timeout=min(ctx.limits.timeout, left))
-        with start_worker(ctx, run_dir, limits) as worker:
+        with start_worker(ctx, run_dir) as worker:
+            worker.budget_end = deadline
             worker.layers = stand_ins.layer_service_for(ex.name)
             results = _run_checks(ex, checks, worker, ctx)
     except OSError as exc:  # the grader's copy failed (a full disk): costs this exercise

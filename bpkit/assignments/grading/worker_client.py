@@ -16,6 +16,7 @@ on to a backward without it ever leaving the worker.
 
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import shutil
@@ -169,6 +170,8 @@ class Worker:
     # The layer service of a model exercise (see :mod:`..layer_service`), or None; the
     # grader sets it on a model exercise's worker before any student code is imported.
     layers = None
+    # When the submission's time budget runs out (time.monotonic()); no call goes past it.
+    budget_end = math.inf
 
     def __init__(
         self,
@@ -181,6 +184,7 @@ class Worker:
         self.run_dir, self.limits = Path(run_dir), limits
         self._buf = bytearray()
         self._dead = False
+        self._budget_cuts = False
         self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
         self._spawn(server)
         runtime_dir = str(server.runtime_dir)
@@ -251,6 +255,8 @@ class Worker:
         if self._dead:
             raise WorkerDied(f"the worker had already stopped before {what}")
         deadline = time.monotonic() + self.limits.timeout
+        self._budget_cuts = self.budget_end < deadline
+        deadline = min(deadline, self.budget_end)
         if self.layers is not None:
             self.layers.start_request()
         self._send(message, deadline, what)
@@ -329,10 +335,12 @@ class Worker:
         left = deadline - time.monotonic()
         if left <= 0:
             self._stop()
-            raise WorkerDied(
-                f"{what} did not finish within {self.limits.timeout:g} s (wall clock); "
-                "the worker was stopped"
+            limit = (
+                "before the submission's time budget ran out"
+                if self._budget_cuts
+                else f"within {self.limits.timeout:g} s (wall clock)"
             )
+            raise WorkerDied(f"{what} did not finish {limit}; the worker was stopped")
         return min(left, DISK_CHECK_SECONDS)
 
     def _check_disk(self, what: str) -> None:
