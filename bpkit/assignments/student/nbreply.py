@@ -18,7 +18,16 @@ does nothing when nbval is not installed or ``--nbval``/``--nbval-lax`` is not u
 
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+# nbval imports nbformat, which imports jsonschema, which imports rfc3987_syntax if it is
+# installed (Jupyter's dependencies install it) for its optional "iri" format check; that
+# module builds 38 parsers when imported, about 2 s in every pytest process. Notebook
+# validation checks no IRI, so a test run does without it. Loaded with -p from addopts,
+# this module comes before nbval's own entry point.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 try:
     from nbval.kernel import RunningKernel
