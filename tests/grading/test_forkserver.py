@@ -32,26 +32,33 @@ def ctx(stub, tmp_path):
 
 
 def _sleeper(stub, tmp_path):
-    """A submission whose optim module sleeps 30 s at import."""
+    """A submission whose optim module, at import, says so in a file, then sleeps 30 s."""
     sub = fx.copy_submission(stub, tmp_path / "sleeper")
-    fx.append(sub / SGD.path, "import time as _time\n_time.sleep(30)")
+    fx.append(sub / SGD.path, "import time as _time\nopen('asleep', 'w').close()\n_time.sleep(30)")
     return submission.load(sub)
+
+
+def _kill_when(path, pid):
+    """Kill ``pid`` as soon as ``path`` exists (within 60 s)."""
+    end = time.monotonic() + 60
+    while not path.exists() and time.monotonic() < end:
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
 
 
 def test_a_server_killed_mid_run_stops_the_run_and_costs_no_student(ctx, stub, tmp_path):
     sub = _sleeper(stub, tmp_path)
     work = tmp_path / "work"
     base = submission.lay_over(sub, ctx.pristine, work / "base")
-    pid = ctx.server.proc.pid
-    killer = threading.Timer(1.0, os.kill, (pid, signal.SIGKILL))
+    # Killed once the worker is inside the submission's code.
+    asleep = work / f"run-{SGD.name}" / "asleep"
+    killer = threading.Thread(target=_kill_when, args=(asleep, ctx.server.proc.pid))
     killer.start()
     start = time.monotonic()
-    try:
-        with pytest.raises(GradingError, match="not of the submission"):
-            one_submission.grade_exercise(SGD, sub, ctx, base, work)
-    finally:
-        killer.cancel()
-    # The worker died with the server: the run stopped at once, not at the 20 s deadline.
+    with pytest.raises(GradingError, match="not of the submission"):
+        one_submission.grade_exercise(SGD, sub, ctx, base, work)
+    killer.join()
+    # The worker died with the server: the run stopped then, not at the 20 s deadline.
     assert time.monotonic() - start < 15
     assert not ctx.server.usable()
     with pytest.raises(GradingError, match="fork server"):

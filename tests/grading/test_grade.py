@@ -259,7 +259,7 @@ def test_the_disk_watch_skips_entries_that_vanish_mid_walk(tmp_path, monkeypatch
 
     worker = remote.Worker.__new__(remote.Worker)  # only what _check_disk reads
     worker.run_dir, worker.limits = tmp_path, Limits()
-    worker.proc = type("Proc", (), {"pid": os.getpid(), "poll": lambda self: None})()
+    worker.proc = type("Proc", (), {"pid": os.getpid(), "ended": lambda self, timeout=0: False})()
     monkeypatch.setattr(remote, "os", RacingOs())
     worker._check_disk("a test")  # must neither raise nor stop anything
 

@@ -43,6 +43,7 @@ def test_a_failed_cell_names_its_place_heading_and_first_line(tmp_path):
     assert done.returncode == 1, done.stdout[-3000:]
     # The stored output says 4, the cell prints 3: only the third code cell fails.
     assert "1 failed, 2 passed" in done.stdout, done.stdout[-3000:]
+    assert "where in the notebook" in done.stdout, done.stdout[-3000:]
     section = done.stdout.split("where in the notebook", 1)[1].split("\n=", 1)[0]
     assert "code cell 3 of 3 (nbval's Cell 2), stored with the prompt [3]" in section
     assert "under the heading: 2. The affine layer" in section

@@ -76,8 +76,10 @@ def _deleted_mapped(pid: int) -> int:
         return 0
     if b" (deleted)\n" not in data:  # the usual case, found without splitting every line
         return 0
-    text = data.decode("utf-8", "replace")
-    maps = [line.split(maxsplit=5) for line in text.splitlines() if line.endswith(" (deleted)")]
+    # Split on "\n" alone, the one character the kernel escapes in a path: a file named
+    # with another line break (\r, \x1c, \u2028...) must not split its own line in two.
+    lines = [line for line in data.split(b"\n") if line.endswith(b" (deleted)")]
+    maps = [line.decode("utf-8", "replace").split(maxsplit=5) for line in lines]
     for parts in maps:
         if len(parts) < 6 or parts[5].startswith(("/dev/zero", "/memfd:", "/SYSV")):
             continue

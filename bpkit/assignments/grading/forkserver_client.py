@@ -82,9 +82,8 @@ class ForkServer:
         self._sock = ours
         live_groups.add(self.proc.pid)
         self._finalizer = weakref.finalize(self, _shut, self.proc, ours, live_groups)
-        self._sock.settimeout(STARTUP_SECONDS)
         try:
-            reply = self._request(("hello",), what="starting")
+            reply = self._request(("hello",), what="starting", timeout=STARTUP_SECONDS)
             if reply[0] != "ready":
                 raise ForkServerFailed(
                     f"the fork server did not start properly (said {reply!r:.200})"
@@ -104,19 +103,24 @@ class ForkServer:
         """Whether the server is running and every request so far was answered."""
         return not self._broken and self.proc.poll() is None
 
-    def status(self, pid: int) -> int | None:
-        """The exit status of worker ``pid`` once it has ended (reaping it), else None."""
-        reply = self._request(("wait", pid), what="waiting for a worker")
+    def status(self, pid: int, reap: bool = True) -> int | None:
+        """The exit status of worker ``pid`` once it has ended, else None.
+
+        With ``reap`` false an ended worker stays a zombie, so that its process id (and
+        group id) cannot be reused until the grader has killed its group.
+        """
+        op = "wait" if reap else "peek"
+        reply = self._request((op, pid), what="waiting for a worker")
         if reply[0] != "status" or (reply[1] is not None and type(reply[1]) is not int):
             raise ForkServerFailed(f"the fork server sent {reply!r:.200} about worker {pid}")
         return reply[1]
 
-    def _request(self, message: tuple, fds=(), what: str = "") -> tuple:
+    def _request(self, message: tuple, fds=(), what: str = "", timeout: float | None = None):
         with self._lock:
             if self._broken:
                 raise ForkServerFailed(f"the fork server had already failed before {what}")
             try:
-                self._sock.settimeout(REPLY_SECONDS if what != "starting" else STARTUP_SECONDS)
+                self._sock.settimeout(REPLY_SECONDS if timeout is None else timeout)
                 socket.send_fds(self._sock, [wire.encode(message)], list(fds))
                 data = self._sock.recv(MAX_REPLY)
                 reply = wire.decode(data) if data else None
@@ -166,9 +170,19 @@ class Child:
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
+        """The exit status once the worker has ended (reaping it), else None."""
         if self.returncode is None:
             self.returncode = self._server.status(self.pid)
         return self.returncode
+
+    def ended(self, timeout: float = 0.0) -> bool:
+        """Whether the worker ends within ``timeout`` seconds; it is left unreaped."""
+        end = time.monotonic() + timeout
+        while self.returncode is None and self._server.status(self.pid, reap=False) is None:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
 
     def wait(self, timeout: float | None = None) -> int:
         end = None if timeout is None else time.monotonic() + timeout

@@ -86,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=SUBMISSION_TIMEOUT,
         metavar="S",
-        help="wall-clock seconds for all of one submission; exercises not reached by then "
-        f"score 0 (default {SUBMISSION_TIMEOUT:g})",
+        help="wall-clock seconds for all of one submission; the call running then is "
+        f"stopped and exercises not reached score 0 (default {SUBMISSION_TIMEOUT:g})",
     )
     parser.add_argument(
         "--memory",

@@ -1,9 +1,10 @@
 """Grading one submission: each selected exercise's hidden checks in a fresh worker.
 
 :func:`make_context` prepares what every submission of a run shares (the pristine edition
-to lay submissions over, the worker runtime, the sandbox's paths, a probe of how workers
-are confined); :func:`grade_path` loads one submission and grades it, so that whatever
-goes wrong with it (a damaged zip, a full disk, a worker that dies) costs only it;
+to lay submissions over, the fork server that starts every worker, the sandbox's paths, a
+probe of how workers are confined); :func:`grade_path` loads one submission and grades it,
+so that whatever goes wrong with it (a damaged zip, a full disk, a worker that dies) costs
+only it;
 :func:`grade_exercise` runs one exercise's checks. The batch around it, the outputs and
 the signals are :mod:`bpkit.assignments.grading.grade`'s.
 """
@@ -127,7 +128,7 @@ def pristine_edition(tmp: Path, edition: str | None, source: str | None) -> Path
     return path
 
 
-def start_worker(ctx: Context, run_dir: Path, limits: Limits | None = None) -> Worker:
+def start_worker(ctx: Context, run_dir: Path) -> Worker:
     """A worker in ``run_dir``, refused (and stopped) if it is less confined than allowed.
 
     Raises
@@ -137,7 +138,7 @@ def start_worker(ctx: Context, run_dir: Path, limits: Limits | None = None) -> W
         submission's fault), or is less confined than the policy allows.
     """
     try:
-        worker = Worker(run_dir, ctx.server, limits or ctx.limits, ctx.paths, ctx.policy)
+        worker = Worker(run_dir, ctx.server, ctx.limits, ctx.paths, ctx.policy)
     except (WorkerStartFailed, ForkServerFailed, OSError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise GradingError(
@@ -378,8 +379,8 @@ def make_context(
     Raises
     ------
     GradingError
-        If there is no pristine edition to grade against, or the worker cannot be confined
-        and ``allow_unconfined`` is false.
+        If there is no pristine edition to grade against, the fork server cannot start, or
+        the worker cannot be confined and ``allow_unconfined`` is false.
     RuntimeError
         If the sandbox would let workers read the instructor's bpkit.
     """
@@ -406,8 +407,8 @@ def make_context(
         stop=stop or threading.Event(),
     )
     probe = tmp / "probe"
-    probe.mkdir()
     try:
+        probe.mkdir()
         with start_worker(ctx, probe) as worker:
             ctx.confinement, ctx.missing = list(worker.confinement), list(worker.missing)
     except BaseException:

@@ -21,7 +21,6 @@ import os
 import selectors
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -184,7 +183,7 @@ class Worker:
         self.run_dir, self.limits = Path(run_dir), limits
         self._buf = bytearray()
         self._dead = False
-        self._budget_cuts = False
+        self._deadline_is_budget = False
         self._next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
         self._spawn(server)
         runtime_dir = str(server.runtime_dir)
@@ -255,7 +254,7 @@ class Worker:
         if self._dead:
             raise WorkerDied(f"the worker had already stopped before {what}")
         deadline = time.monotonic() + self.limits.timeout
-        self._budget_cuts = self.budget_end < deadline
+        self._deadline_is_budget = self.budget_end < deadline
         deadline = min(deadline, self.budget_end)
         if self.layers is not None:
             self.layers.start_request()
@@ -337,7 +336,7 @@ class Worker:
             self._stop()
             limit = (
                 "before the submission's time budget ran out"
-                if self._budget_cuts
+                if self._deadline_is_budget
                 else f"within {self.limits.timeout:g} s (wall clock)"
             )
             raise WorkerDied(f"{what} did not finish {limit}; the worker was stopped")
@@ -356,7 +355,7 @@ class Worker:
         try:
             used += disk_usage.deleted_but_held(self.proc.pid)
         except PermissionError:
-            if self.proc.poll() is None:
+            if not self.proc.ended():
                 self._stop()
                 raise WorkerDied(
                     f"during {what} the grader could not see the worker's open files "
@@ -385,11 +384,9 @@ class Worker:
         return fs.f_bavail * fs.f_frsize < DISK_RESERVE_MB * 2**20
 
     def _died(self, what: str):
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
+        ended = self.proc.ended(timeout=5)
         self._stop()
+        code = self.proc.returncode if ended else None
         raise WorkerDied(f"the worker process ended during {what}: {_exit_reason(code)}")
 
     # -- lifecycle
@@ -397,6 +394,8 @@ class Worker:
         if self._dead:
             return
         self._dead = True
+        # The worker is not reaped before this (see ForkServer.status), so its process
+        # group id still names its own group.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -406,18 +405,20 @@ class Worker:
         finally:
             _LIVE_GROUPS.discard(self.proc.pid)
             self._output.join(timeout=5)
+            self._output.stream.close()
             for fd in (self._cmd_w, self._res_r):
                 os.close(fd)
 
     def close(self) -> None:
         """Ask the worker to stop, give it a moment to flush its output, then make sure."""
-        if not self._dead:
-            try:
+        try:
+            if not self._dead:
                 self._send(("bye",), time.monotonic() + 1.0, "stopping")
-                self.proc.wait(timeout=CLOSE_SECONDS)
-            except (WorkerDied, subprocess.TimeoutExpired):
-                pass
-        self._stop()
+                self.proc.ended(timeout=CLOSE_SECONDS)
+        except WorkerDied:
+            pass
+        finally:
+            self._stop()
 
     def output(self) -> str:
         """What the worker printed so far (capped)."""

@@ -243,7 +243,11 @@ notebooks reproduce the stored outputs:
 
 ```
 {nb_check}
-```"""
+```
+
+A cell that fails is named `notebooks/NAME.ipynb::Cell N`, counting code cells from 0; its
+report ends with where to find it: the code cell counting from 1, its prompt number in the
+notebook as shipped, the heading above it and its first line."""
 
 
 def readme(

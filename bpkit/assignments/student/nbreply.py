@@ -18,6 +18,7 @@ does nothing when nbval is not installed or ``--nbval``/``--nbval-lax`` is not u
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -67,6 +68,20 @@ def failed_reply(item: pytest.Item) -> dict | None:
     return reply
 
 
+_HEADING = re.compile(r"#{1,6}\s")
+
+
+def _outside_fences(markdown: str) -> list[str]:
+    """The lines of a markdown cell that are not inside a fenced code block."""
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
 def where(item: pytest.Item) -> str:
     """Where the code cell of ``item`` is, in words a notebook reader can follow."""
     cells = item.parent.nb.cells
@@ -77,8 +92,8 @@ def where(item: pytest.Item) -> str:
             line.lstrip("#").strip()
             for cell in reversed(cells[:index])
             if cell.cell_type == "markdown"
-            for line in reversed(cell.source.splitlines())
-            if line.startswith("#")
+            for line in reversed(_outside_fences(cell.source))
+            if _HEADING.match(line)
         ),
         None,
     )
@@ -115,8 +130,8 @@ def pytest_runtest_call(item: pytest.Item):
     if reply is not None:
         name, value = reply.get("ename", "an exception"), reply.get("evalue", "")
         pytest.fail(
-            f"cell {item.cell_num} raised {name}: {value}; the kernel reported the error even "
-            "though no traceback was displayed (was the error display suppressed?)",
+            f"nbval's Cell {item.cell_num} raised {name}: {value}; the kernel reported the "
+            "error even though no traceback was displayed (was the error display suppressed?)",
             pytrace=False,
         )
     return result

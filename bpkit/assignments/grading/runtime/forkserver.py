@@ -2,11 +2,12 @@
 
 Starting a worker as a fresh interpreter costs about 0.2 s, most of it importing numpy; a
 run starts one worker per exercise per submission. The grader therefore starts this
-server once (``python -I -S -c BOOT``, the same scrubbed start as a worker, see
-:mod:`...forkserver_client`); it imports numpy and the worker runtime, then waits for
-requests on a Unix socket. Each ``fork`` request forks a child that becomes a worker
-exactly as a fresh interpreter would: it reads its configuration, limits and confines
-itself (:func:`.worker.main`) before any student code is imported.
+server once (``python -I -S -c BOOT`` with a scrubbed environment, which every worker
+inherits; see :mod:`...forkserver_client`); it imports numpy (``numpy.random`` too) and the
+worker runtime, then waits for requests on a Unix socket. Each ``fork`` request forks a
+child that becomes a worker exactly as a fresh interpreter would: it reads its
+configuration, limits and confines itself (:func:`.worker.main`) before any student code
+is imported.
 
 The server itself never imports student code, holds no reference code and has no
 threads (so forking it is safe). A child keeps only its own three descriptors, starts a
@@ -19,8 +20,10 @@ Requests (one :mod:`.wire` value per datagram) and replies:
 - ``("fork", run_dir)`` with three descriptors attached (requests, replies, output) ->
   ``("pid", pid)``;
 - ``("wait", pid)`` -> ``("status", code)``: ``None`` while the child runs, else its exit
-  status as ``subprocess`` gives it (``-signal`` when killed). The server reaps a child
-  only when asked, so its process id is not reused before the grader has its status.
+  status as ``subprocess`` gives it (``-signal`` when killed), and the child is reaped;
+- ``("peek", pid)`` -> the same, but an ended child is left unreaped. The server reaps a
+  child only when asked, so the grader can kill an ended worker's process group without
+  its process id having been reused.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import socket
 import sys
 import traceback
 
-from . import sandbox, seccomp_filter, wire, worker  # noqa: F401  (loaded once, for every child)
+# Loaded once, for every child; wire imports numpy.
+from . import sandbox, seccomp_filter, wire, worker  # noqa: F401
 
 MAX_REQUEST = 65536
 
@@ -38,7 +42,7 @@ MAX_REQUEST = 65536
 def main(argv: list[str]) -> None:
     """Entry point: ``argv`` holds the socket's descriptor and the grader's process id."""
     worker.die_with_parent(int(argv[1]))
-    import numpy  # noqa: F401  (every child starts with it loaded)
+    import numpy.random  # noqa: F401  (numpy 2 loads it lazily; each child reseeds it)
 
     sock = socket.socket(fileno=int(argv[0]))
     children: set[int] = set()
@@ -71,7 +75,9 @@ def _answer(sock: socket.socket, request: tuple, fds: list[int], children: set[i
         pid = _fork(sock, request[1], fds, children)
         children.add(pid)
         return ("pid", pid)
-    if request[0] == "wait" and type(request[1]) is int and request[1] in children:
+    if request[0] in ("wait", "peek") and type(request[1]) is int and request[1] in children:
+        if request[0] == "peek":
+            return ("status", _peek(request[1]))
         return ("status", _status(request[1], children))
     return ("error", f"not a request: {request!r:.200}")
 
@@ -108,11 +114,18 @@ def _become_worker(sock: socket.socket, server: int, run_dir: str, fds: list[int
     for low, high in zip(keep, keep[1:] + [2**31 - 1], strict=True):
         os.closerange(low + 1, high)
     os.environ["HOME"] = os.environ["TMPDIR"] = run_dir
-    # Python reseeds `random` in a fork; numpy's legacy global generator, loaded by
-    # `import numpy` in numpy 1.x, would otherwise be the same in every worker.
-    if "numpy.random" in sys.modules:
-        sys.modules["numpy.random"].seed()
+    # Python reseeds `random` in a fork; numpy's legacy global generator, loaded above,
+    # would otherwise draw the same numbers in every worker.
+    sys.modules["numpy.random"].seed()
     worker.main([str(requests), str(replies), str(server)])
+
+
+def _peek(pid: int) -> int | None:
+    """Like :func:`_status`, but the child stays unreaped: its pid cannot be reused yet."""
+    found = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if found is None or found.si_pid == 0:
+        return None
+    return found.si_status if found.si_code == os.CLD_EXITED else -found.si_status
 
 
 def _status(pid: int, children: set[int]) -> int | None:
