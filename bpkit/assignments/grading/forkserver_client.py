@@ -23,6 +23,7 @@ BOOT = (
     "import sys; sys.path[:0] = sys.argv[2:4]; "
     "from bpkit_grader import forkserver; forkserver.main([sys.argv[1], sys.argv[4]])"
 )
+# Longest wait for an interpreter to start, the server's or a worker's handshake.
 STARTUP_SECONDS = 60.0
 REPLY_SECONDS = 30.0
 MAX_REPLY = 65536

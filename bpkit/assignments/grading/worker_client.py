@@ -27,14 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpkit.assignments.grading import disk_usage, runtime
-from bpkit.assignments.grading.forkserver_client import ForkServer
+from bpkit.assignments.grading.forkserver_client import STARTUP_SECONDS, ForkServer
 from bpkit.assignments.grading.runtime import sandbox, wire
 from bpkit.assignments.student import exercises
 
 # Every module of the runtime package is copied (stdlib, numpy, siblings: tests/test_layout.py).
 RUNTIME_DIR = Path(runtime.__file__).parent
 RUNTIME_MODULES = tuple(sorted(p.name for p in RUNTIME_DIR.glob("*.py") if p.name != "__init__.py"))
-STARTUP_SECONDS = 60.0
 MAX_FILES = 10_000
 # Largest reply the grader reads from a worker: checks fetch small arrays, so a reply
 # this big is an attack; refused from its header, before its bytes are read.
